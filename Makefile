@@ -1,0 +1,80 @@
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+KAFKA_PORT ?= 9092
+export KAFKA_PORT
+KAFKA_BOOTSTRAP := 127.0.0.1:$(KAFKA_PORT)
+
+PYTEST_ARGS ?=
+VENV := .venv
+KAFKA := bash deploy/kafka/kafka.sh
+
+# uv: the one on PATH, else a private copy bootstrapped into .tools/uv-venv.
+UV_VERSION := 0.13.9
+UV_LOCAL := .tools/uv-venv/bin/uv
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(UV_LOCAL)
+UV_DEP := $(UV_LOCAL)
+endif
+
+.PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
+	run bench clean
+
+help:
+	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
+	@echo "         contract run bench clean"
+	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
+
+$(UV_LOCAL):
+	python3.11 -m venv .tools/uv-venv
+	.tools/uv-venv/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV_DEP)
+	$(UV) sync --frozen
+
+# The venv is created by `make install`; other targets only need it to exist.
+$(VENV)/bin/python:
+	$(MAKE) install
+
+kafka-up:
+	$(KAFKA) start
+
+kafka-down:
+	$(KAFKA) stop
+
+kafka-status:
+	$(KAFKA) status
+
+# Starts Kafka, runs the whole suite (or PYTEST_ARGS), always stops Kafka, keeps pytest's exit code.
+test: install
+	@trap '$(KAFKA) stop' EXIT; \
+	$(KAFKA) start || exit $$?; \
+	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP) ENGAGEMENT_KAFKA_BOOTSTRAP=$(KAFKA_BOOTSTRAP) \
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: $(VENV)/bin/python
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(VENV)/bin/python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/bin/python
+	$(VENV)/bin/mypy
+
+contract: $(VENV)/bin/python
+	$(VENV)/bin/python -m engagement.events.contract --check
+
+run: $(VENV)/bin/python
+	bash scripts/run.sh
+
+bench: $(VENV)/bin/python
+	bash scripts/bench.sh
+
+# Removes broker data and generated config, keeps the downloaded jars (.kafka/libs).
+clean:
+	@if [[ -f .kafka/kafka.pid ]] && kill -0 "$$(cat .kafka/kafka.pid)" 2>/dev/null; then \
+		echo "Kafka is running: run 'make kafka-down' first" >&2; exit 1; fi
+	rm -rf .kafka/data .kafka/kafka.out .kafka/format.out .kafka/mvn.out \
+		.kafka/server.properties .kafka/log4j.properties .kafka/kafka.pid

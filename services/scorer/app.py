@@ -1,0 +1,126 @@
+"""The Faust app of the scorer: topics, tables and the wiring of agents and views.
+
+``create_app(settings)`` builds everything without connecting anywhere; the worker connects
+when started (``python -m scorer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import structlog
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from engagement.logging import RateLimitedLog, configure_structlog, logging_config
+from engagement.settings import Settings
+
+from .metrics import ScorerMetrics
+from .state import OrgRegistry, StateTables, partition_of
+
+__all__ = ["Scorer", "create_app"]
+
+log = structlog.get_logger("scorer")
+
+
+@dataclass
+class Scorer:
+    """Everything the agents and views share."""
+
+    settings: Settings
+    app: faust.App
+    activity_topic: Any
+    profiles_topic: Any
+    dead_letter_topic: Any
+    scores_topic: Any
+    monthly_topic: Any
+    tables: StateTables
+    registry: OrgRegistry
+    metrics: ScorerMetrics
+    bad_input_log: RateLimitedLog
+    dirty: set[str] = field(default_factory=set)
+    last_digest: dict[str, str] = field(default_factory=dict)
+
+    def owns(self, org_id: str) -> bool:
+        """True when this worker holds the active partition of ``org_id``."""
+        partition = partition_of(org_id, self.settings.topic_partitions)
+        topic = self.settings.activity_topic
+        return any(
+            tp.topic == topic and tp.partition == partition
+            for tp in self.app.assignor.assigned_actives()
+        )
+
+
+def _raw_topic(app: faust.App, name: str, partitions: int, **kw: Any) -> Any:
+    """Bytes in, bytes out: decoding and validation are ours, so bad input can't crash."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        **kw,
+    )
+
+
+def create_app(settings: Settings | None = None, registry: CollectorRegistry = REGISTRY) -> Scorer:
+    settings = settings or Settings()
+    s = settings
+    configure_structlog()
+    app = faust.App(
+        s.app_id,
+        broker=s.broker_url,
+        store=s.store,
+        datadir=str(s.data_dir),
+        autodiscover=False,
+        web_enabled=True,
+        web_host=s.web_host,
+        web_port=s.web_port,
+        web_bind=s.web_host,
+        canonical_url=f"http://{s.web_host}:{s.web_port}",
+        web_tables_enabled=False,  # never expose raw table data over HTTP
+        table_standby_replicas=s.standby_replicas,
+        topic_partitions=s.topic_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="json",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        logging_config=logging_config(s.log_level, s.log_format),
+        loghandlers=[],
+    )
+    n = s.topic_partitions
+    tables = StateTables(
+        # Keys are raw UTF-8 (the app's key serializer), so Faust's router places an org key
+        # exactly where Kafka's default partitioner places the org's input events.
+        orgs=app.Table("orgs", partitions=n, key_type=str),
+        accounts=app.Table("accounts", partitions=n, key_type=str),
+        messages=app.Table("messages", partitions=n, key_type=str),
+        reads=app.Table("reads", partitions=n, key_type=str),
+        profiles=app.Table("profiles", partitions=n, key_type=str),
+    )
+    scorer = Scorer(
+        settings=s,
+        app=app,
+        activity_topic=_raw_topic(app, s.activity_topic, n),
+        profiles_topic=_raw_topic(app, s.profiles_topic, n),
+        dead_letter_topic=_raw_topic(app, s.dead_letter_topic, n),
+        scores_topic=_raw_topic(app, s.scores_topic, n),
+        monthly_topic=_raw_topic(app, s.monthly_topic, n),
+        tables=tables,
+        registry=OrgRegistry(s.scoring_rules(), tables),
+        metrics=ScorerMetrics(registry),
+        bad_input_log=RateLimitedLog(log),
+    )
+    setup_prometheus_sensors(app, registry=registry, name_prefix="engagement_faust")
+
+    from .agents import register_agents
+    from .views import register_views
+
+    register_agents(scorer)
+    register_views(scorer)
+    return scorer

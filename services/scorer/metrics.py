@@ -1,0 +1,58 @@
+"""The service's own Prometheus series (Faust's sensor adds the transport-level ones).
+
+Naming follows Prometheus practice: ``engagement_`` prefix, base units, ``_total`` counters.
+Created once per process in ``ScorerMetrics`` so tests can use a private registry.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+__all__ = ["ScorerMetrics"]
+
+
+class ScorerMetrics:
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.events_processed = Counter(
+            "engagement_events_processed_total",
+            "Activity events accepted and applied, by CloudEvents type.",
+            ["type"],
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "engagement_events_dead_lettered_total",
+            "Input records sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.late_events = Counter(
+            "engagement_late_events_total",
+            "Events older than every window and open month (also dead-lettered as 'late').",
+            registry=registry,
+        )
+        self.after_deletion = Counter(
+            "engagement_events_after_deletion_total",
+            "Events of accounts already deleted: deletion is final, they change nothing.",
+            registry=registry,
+        )
+        self.outputs = Counter(
+            "engagement_outputs_emitted_total",
+            "Output events published, by topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.tracked_accounts = Gauge(
+            "engagement_tracked_accounts",
+            "Accounts held in state on this worker (existing, plus deletion tombstones).",
+            registry=registry,
+        )
+        self.tracked_orgs = Gauge(
+            "engagement_tracked_organisations",
+            "Organisations whose partitions this worker owns.",
+            registry=registry,
+        )
+        self.recovery_seconds = Gauge(
+            "engagement_state_recovery_seconds",
+            "Seconds the last rebuild of in-memory state from the tables took.",
+            registry=registry,
+        )

@@ -1,0 +1,144 @@
+"""The worker's in-memory organisation states, mirrored into changelog-backed Faust tables.
+
+The domain core keeps each organisation's exact state in plain Python; this module makes it
+durable. Every change ``OrgState.apply`` reports becomes one table write (so one changelog
+record per changed account, message or read, never a rewrite of a whole organisation), and
+after each rebalance the states of the partitions this worker owns are rebuilt from the tables.
+
+Keys are ``org_id`` + ``\\x1f`` + item id, written while processing an event of that org's
+partition, so every table is co-partitioned with the input topic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+
+from engagement.domain import (
+    DEFAULT_TIMEZONE,
+    AccountChanged,
+    ClockChanged,
+    MessageChanged,
+    OrgState,
+    ReadChanged,
+    ScoringRules,
+    StateChange,
+)
+
+__all__ = ["OrgRegistry", "StateTables", "partition_of"]
+
+SEP = "\x1f"
+
+
+def partition_of(org_id: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key bytes), as producers use it."""
+    return (murmur2(org_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def _text(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
+@dataclass(slots=True)
+class StateTables:
+    """The Faust tables (any MutableMapping works, which is how unit tests use dicts)."""
+
+    orgs: Any  # org_id -> [clock, as_of, closed_through, first_month]
+    accounts: Any  # org\x1faccount -> packed account
+    messages: Any  # org\x1fmessage -> [day, time, audience]
+    reads: Any  # org\x1fmessage\x1faccount -> earliest read time
+    profiles: Any  # org_id -> org profile dict
+
+
+class OrgRegistry:
+    def __init__(self, rules: ScoringRules, tables: StateTables) -> None:
+        self.rules = rules
+        self.tables = tables
+        self.orgs: dict[str, OrgState] = {}
+        self.ready = False
+        self.last_rebuild_seconds = 0.0
+
+    def timezone_of(self, org_id: str) -> str:
+        profile = self.tables.profiles.get(org_id)
+        if isinstance(profile, dict):
+            return str(profile.get("timezone") or DEFAULT_TIMEZONE)
+        return DEFAULT_TIMEZONE
+
+    def state_for(self, org_id: str) -> OrgState:
+        state = self.orgs.get(org_id)
+        if state is None:
+            state = self.orgs[org_id] = OrgState(org_id, self.rules, self.timezone_of(org_id))
+        return state
+
+    def persist(self, org_id: str, changes: Iterable[StateChange]) -> None:
+        t = self.tables
+        for change in changes:
+            if isinstance(change, AccountChanged):
+                t.accounts[f"{org_id}{SEP}{change.account_id}"] = change.record
+            elif isinstance(change, ReadChanged):
+                key = f"{org_id}{SEP}{change.message_id}{SEP}{change.account_id}"
+                if change.time is None:
+                    t.reads.pop(key, None)
+                else:
+                    t.reads[key] = change.time
+            elif isinstance(change, MessageChanged):
+                key = f"{org_id}{SEP}{change.message_id}"
+                if change.record is None:
+                    t.messages.pop(key, None)
+                else:
+                    t.messages[key] = list(change.record)
+            elif isinstance(change, ClockChanged):
+                t.orgs[org_id] = list(change.record)
+
+    def tracked_accounts(self) -> int:
+        return sum(s.tracked_accounts() for s in self.orgs.values())
+
+    def rebuild(self, owns: Callable[[str], bool]) -> None:
+        """Rebuild the states of the organisations this worker owns from the tables."""
+        started = time.perf_counter()
+        accounts: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        messages: dict[str, list[tuple[str, tuple[int, int, int]]]] = defaultdict(list)
+        reads: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+        owned: dict[str, bool] = {}
+
+        def mine(org_id: str) -> bool:
+            verdict = owned.get(org_id)
+            if verdict is None:
+                verdict = owned[org_id] = owns(org_id)
+            return verdict
+
+        for key, value in list(self.tables.accounts.items()):
+            org_id, account_id = _text(key).split(SEP, 1)
+            if mine(org_id):
+                accounts[org_id].append((account_id, int(value)))
+        for key, value in list(self.tables.messages.items()):
+            org_id, message_id = _text(key).split(SEP, 1)
+            if mine(org_id):
+                day, at, audience = value
+                messages[org_id].append((message_id, (int(day), int(at), int(audience))))
+        for key, value in list(self.tables.reads.items()):
+            org_id, message_id, account_id = _text(key).split(SEP, 2)
+            if mine(org_id):
+                reads[org_id].append((message_id, account_id, int(value)))
+        clocks = {_text(k): tuple(int(x) for x in v) for k, v in list(self.tables.orgs.items())}
+        self.orgs = {}
+        for org_id in set(accounts) | set(messages) | set(reads) | set(clocks):
+            if not mine(org_id):
+                continue
+            clock = clocks.get(org_id)
+            self.orgs[org_id] = OrgState.restore(
+                org_id,
+                self.rules,
+                self.timezone_of(org_id),
+                clock if clock is not None and len(clock) == 4 else None,
+                accounts.get(org_id, ()),
+                messages.get(org_id, ()),
+                reads.get(org_id, ()),
+            )
+        self.last_rebuild_seconds = time.perf_counter() - started
+        self.ready = True

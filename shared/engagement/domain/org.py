@@ -1,0 +1,412 @@
+"""One organisation's exact adoption state, updated event by event.
+
+The state is the minimum that exact counting needs (see the product definition, section 6):
+every account that exists (Reach is not windowed), the channel messages still inside a window or
+an open month with their distinct readers, and per-day histograms that make the windowed
+numerators a sum over at most ~60 buckets instead of a scan of the accounts.
+
+Time only moves forward through ``as_of`` (event time, or the wall clock when an adapter advances
+it in live operation); nothing here reads a clock. ``apply`` returns what changed so an adapter
+can persist exactly that (a changelog record per changed account, message or read), and the
+months that closed so it can publish their final figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .accounts import ACTIVITY_SLOTS, KIND_CODES, Account, kind_name, pack, unpack
+from .activity import Activity, ActivityKind
+from .calendar import LocalCalendar, month_key_of
+from .figures import Component, Figures, engagement_score
+from .rules import DEFAULT_TIMEZONE, ScoringRules
+
+__all__ = [
+    "AccountChanged",
+    "Applied",
+    "ClockChanged",
+    "Message",
+    "MessageChanged",
+    "OrgState",
+    "Outcome",
+    "ReadChanged",
+    "StateChange",
+]
+
+_SLOT_OF_KIND = {
+    ActivityKind.VISIT: "visit",
+    ActivityKind.INTERACTION: "interact",
+    ActivityKind.CONTENT_PUBLISHED: "contribute",
+}
+
+
+class Outcome(Enum):
+    APPLIED = "applied"
+    LATE = "late"  # older than every window and open month: counted, otherwise ignored
+    AFTER_DELETION = "after_deletion"  # the account was deleted before: deletion is final
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChanged:
+    account_id: str
+    record: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageChanged:
+    """``record`` is (day, time, audience) or None when the message left the state."""
+
+    message_id: str
+    record: tuple[int, int, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadChanged:
+    """A read (earliest read time), or None when it left the state."""
+
+    message_id: str
+    account_id: str
+    time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClockChanged:
+    record: tuple[int, int, int, int]  # (clock, as_of, closed_through, first_month)
+
+
+StateChange = AccountChanged | MessageChanged | ReadChanged | ClockChanged
+
+
+@dataclass(slots=True)
+class Applied:
+    outcome: Outcome
+    changes: list[StateChange] = field(default_factory=list)
+    closed_months: list[Figures] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Message:
+    """A created channel message. ``audience`` 0 means the default audience (activated
+    accounts); ``readers`` maps account -> earliest read time; ``counted_reads`` is how many
+    of the readers count right now (kept up to date as accounts are deleted or re-kinded)."""
+
+    day: int
+    time: int
+    audience: int
+    readers: dict[str, int] = field(default_factory=dict)
+    counted_reads: int = 0
+
+
+class OrgState:
+    """Exact state of one organisation. Not thread-safe; one writer (the org's partition)."""
+
+    def __init__(self, org_id: str, rules: ScoringRules, timezone: str = DEFAULT_TIMEZONE) -> None:
+        self.org_id = org_id
+        self.rules = rules
+        self.calendar = LocalCalendar(timezone)
+        self.clock = 0  # max event time accepted (epoch seconds)
+        self.as_of = 0  # max(clock, wall clock pushed by the adapter)
+        self.closed_through = -1  # month key of the latest closed month
+        self.first_month = -1  # month key of the first event: reporting starts there
+        self.accounts: dict[str, int] = {}
+        self.existing = 0
+        self.activated = 0
+        self._last_days: dict[str, dict[int, int]] = {slot: {} for slot in ACTIVITY_SLOTS}
+        self.messages: dict[str, Message] = {}
+        self.pending_reads: dict[str, dict[str, int]] = {}
+        self._floor_day = 0
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def timezone(self) -> str:
+        return self.calendar.timezone
+
+    def window_days(self, as_of: int) -> tuple[int, int]:
+        last = self.calendar.day(as_of)
+        return last - self.rules.window_days + 1, last
+
+    def figures(self, as_of: int | None = None) -> Figures:
+        """The rolling-window figures at ``as_of`` (default and minimum: the state's as_of)."""
+        as_of = self.as_of if as_of is None else max(as_of, self.as_of)
+        first, last = self.window_days(as_of)
+        return self._live_figures(as_of, first, last)
+
+    def month_to_date(self, as_of: int | None = None) -> Figures:
+        as_of = self.as_of if as_of is None else max(as_of, self.as_of)
+        last = self.calendar.day(as_of)
+        return self._live_figures(as_of, self.calendar.month_first_day(month_key_of(last)), last)
+
+    def tracked_accounts(self) -> int:
+        return len(self.accounts)
+
+    def _live_figures(self, as_of: int, first: int, last: int) -> Figures:
+        """Figures from the counters. Exact because nothing in the state is later than as_of."""
+        comps = {"reach": Component(self.activated, self.existing)}
+        for slot in ACTIVITY_SLOTS:
+            hist = self._last_days[slot]
+            num = sum(hist.get(day, 0) for day in range(first, last + 1))
+            comps[slot] = Component(num, self.activated)
+        read_sum = audience_sum = 0
+        for message in self.messages.values():
+            if first <= message.day <= last:
+                audience = message.audience or self.activated
+                read_sum += min(message.counted_reads, audience)
+                audience_sum += audience
+        comps["view"] = Component(read_sum, audience_sum)
+        score = engagement_score(comps, self.rules.weights)
+        return Figures(self.org_id, as_of, first, last, comps, score)
+
+    def month_figures(self, month_key: int) -> Figures:
+        """Figures of a calendar month at its last second, by a scan that honours every time.
+
+        Used once per month and organisation (closing), so a scan of the accounts is fine;
+        it needs times because events of the grace period after the month are already in.
+        """
+        cal = self.calendar
+        end = cal.month_end(month_key)
+        first, last = cal.month_first_day(month_key), cal.month_last_day(month_key)
+        existing = activated = 0
+        nums = dict.fromkeys(ACTIVITY_SLOTS, 0)
+        counted: set[str] = set()
+        for account_id, record in self.accounts.items():
+            account = unpack(record)
+            if not (self._kind_counts(account) and account.exists_at(end)):
+                continue
+            counted.add(account_id)
+            existing += 1
+            if account.activated_by(end):
+                activated += 1
+            for slot in ACTIVITY_SLOTS:
+                if account.active_in_month(slot, month_key):
+                    nums[slot] += 1
+        comps = {"reach": Component(activated, existing)}
+        comps.update({slot: Component(nums[slot], activated) for slot in ACTIVITY_SLOTS})
+        read_sum = audience_sum = 0
+        for message in self.messages.values():
+            if first <= message.day <= last:
+                audience = message.audience or activated
+                reads = sum(1 for a, t in message.readers.items() if t <= end and a in counted)
+                read_sum += min(reads, audience)
+                audience_sum += audience
+        comps["view"] = Component(read_sum, audience_sum)
+        return Figures(
+            self.org_id, end, first, last, comps, engagement_score(comps, self.rules.weights)
+        )
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def set_timezone(self, timezone: str) -> None:
+        """Applies to events processed from now on; days already recorded keep their dates."""
+        if timezone != self.calendar.timezone:
+            self.calendar = LocalCalendar(timezone)
+
+    def advance(self, as_of: int) -> Applied:
+        """Move the state's time forward (e.g. by the wall clock): closes due months."""
+        result = Applied(Outcome.APPLIED)
+        if as_of > self.as_of and self.first_month >= 0:
+            self.as_of = as_of
+            self._close_due_months(result)
+            self._prune(result)
+            result.changes.append(self._clock_record())
+        return result
+
+    def apply(self, activity: Activity) -> Applied:
+        t = activity.time
+        result = Applied(Outcome.APPLIED)
+        cal = self.calendar
+        if self.first_month < 0:
+            self.first_month = cal.month_of(t)
+            self.closed_through = self.first_month - 1
+        clock_moved = t > self.clock
+        if clock_moved:
+            self.clock = t
+            if t > self.as_of:
+                self.as_of = t
+                self._close_due_months(result)
+        day = cal.day(t)
+        if self._is_late(day):
+            result.outcome = Outcome.LATE
+        else:
+            self._apply_accepted(activity, day, result)
+        if clock_moved:
+            self._prune(result)
+            result.changes.append(self._clock_record())
+        return result
+
+    def _is_late(self, day: int) -> bool:
+        first, _ = self.window_days(self.as_of)
+        return day < first and month_key_of(day) <= self.closed_through
+
+    def _apply_accepted(self, act: Activity, day: int, result: Applied) -> None:
+        record = self.accounts.get(act.account_id)
+        before = unpack(record) if record is not None else None
+        if before is not None and before.deleted:
+            result.outcome = Outcome.AFTER_DELETION
+            return
+        after = unpack(record) if record is not None else Account()
+        t = act.time
+        if act.kind is ActivityKind.ACCOUNT_DELETED:
+            after.note_existence(t)
+            after.deleted_at = t
+        elif act.kind is ActivityKind.ACCOUNT_CREATED:
+            if after.kind == KIND_CODES["implicit"]:
+                after.kind = KIND_CODES.get(act.account_kind, KIND_CODES["member"])
+            after.note_existence(t)
+            if act.activated_at is not None:
+                after.activate(act.activated_at)
+        else:
+            after.activate(t)
+            slot = _SLOT_OF_KIND.get(act.kind)
+            if slot is not None:
+                after.record_activity(slot, day)
+        self._replace_account(act.account_id, before, after, result)
+        if act.is_view_message:
+            self._add_message(act, day, result)
+        elif act.is_message_read:
+            self._add_read(act.content_id, act.account_id, t, result)
+
+    # ---- accounts and counters -----------------------------------------------------------
+
+    def _kind_counts(self, account: Account) -> bool:
+        return kind_name(account.kind) in self.rules.included_kinds
+
+    def _counts_now(self, account: Account | None) -> bool:
+        return account is not None and not account.deleted and self._kind_counts(account)
+
+    def _account_counts_now(self, account_id: str) -> bool:
+        record = self.accounts.get(account_id)
+        return record is not None and self._counts_now(unpack(record))
+
+    def _contribute(self, account: Account | None, sign: int) -> None:
+        """Add (sign=1) or remove (sign=-1) one account's share of the counters."""
+        if not self._counts_now(account):
+            return
+        assert account is not None
+        self.existing += sign
+        if account.activated_at:
+            self.activated += sign
+        for slot in ACTIVITY_SLOTS:
+            last = getattr(account, f"{slot}_last")
+            if last >= self._floor_day and last:
+                hist = self._last_days[slot]
+                count = hist.get(last, 0) + sign
+                if count:
+                    hist[last] = count
+                else:
+                    hist.pop(last, None)
+
+    def _replace_account(
+        self, account_id: str, before: Account | None, after: Account, result: Applied
+    ) -> None:
+        packed = pack(after)
+        if before is not None and pack(before) == packed:
+            return
+        self._contribute(before, -1)
+        self._contribute(after, +1)
+        self.accounts[account_id] = packed
+        result.changes.append(AccountChanged(account_id, packed))
+        counted_before, counted_after = self._counts_now(before), self._counts_now(after)
+        if counted_before != counted_after:
+            delta = 1 if counted_after else -1
+            for message in self.messages.values():
+                if account_id in message.readers:
+                    message.counted_reads += delta
+
+    # ---- messages and reads --------------------------------------------------------------
+
+    def _add_message(self, act: Activity, day: int, result: Applied) -> None:
+        if act.content_id in self.messages:
+            return  # the first publication wins; a duplicate changes nothing
+        message = Message(day, act.time, act.audience_size or 0)
+        pending = self.pending_reads.pop(act.content_id, None)
+        if pending:
+            message.readers = pending
+            message.counted_reads = sum(1 for a in pending if self._account_counts_now(a))
+        self.messages[act.content_id] = message
+        result.changes.append(MessageChanged(act.content_id, (day, act.time, message.audience)))
+
+    def _add_read(self, message_id: str, account_id: str, t: int, result: Applied) -> None:
+        message = self.messages.get(message_id)
+        if message is not None:
+            readers = message.readers
+        else:  # read before its publication arrived: kept until the message shows up
+            readers = self.pending_reads.setdefault(message_id, {})
+        earlier = readers.get(account_id)
+        if earlier is not None and earlier <= t:
+            return
+        readers[account_id] = t
+        if message is not None and earlier is None and self._account_counts_now(account_id):
+            message.counted_reads += 1
+        result.changes.append(ReadChanged(message_id, account_id, t))
+
+    # ---- time ----------------------------------------------------------------------------
+
+    def _clock_record(self) -> ClockChanged:
+        return ClockChanged((self.clock, self.as_of, self.closed_through, self.first_month))
+
+    def _close_due_months(self, result: Applied) -> None:
+        cal, grace = self.calendar, self.rules.grace_seconds
+        while cal.month_end(self.closed_through + 1) + grace < self.as_of:
+            self.closed_through += 1
+            result.closed_months.append(self.month_figures(self.closed_through))
+
+    def _prune(self, result: Applied) -> None:
+        """Forget what no window and no open month can need any more."""
+        window_first, _ = self.window_days(self.as_of)
+        floor = min(window_first, self.calendar.month_first_day(self.closed_through + 1))
+        if floor <= self._floor_day:
+            return
+        self._floor_day = floor
+        for hist in self._last_days.values():
+            for day in [d for d in hist if d < floor]:
+                del hist[day]
+        for message_id in [m for m, msg in self.messages.items() if msg.day < floor]:
+            message = self.messages.pop(message_id)
+            result.changes.append(MessageChanged(message_id, None))
+            result.changes.extend(ReadChanged(message_id, a, None) for a in message.readers)
+        for message_id, readers in list(self.pending_reads.items()):
+            stale = [a for a, t in readers.items() if self.calendar.day(t) < floor]
+            for account_id in stale:
+                del readers[account_id]
+                result.changes.append(ReadChanged(message_id, account_id, None))
+            if not readers:
+                del self.pending_reads[message_id]
+
+    # ---- recovery ------------------------------------------------------------------------
+
+    @classmethod
+    def restore(
+        cls,
+        org_id: str,
+        rules: ScoringRules,
+        timezone: str,
+        clock_record: tuple[int, int, int, int] | None,
+        accounts: Iterable[tuple[str, int]],
+        messages: Iterable[tuple[str, tuple[int, int, int]]],
+        reads: Iterable[tuple[str, str, int]],
+    ) -> OrgState:
+        """Rebuild the state (counters included) from what ``apply`` asked to persist."""
+        state = cls(org_id, rules, timezone)
+        if clock_record is not None:
+            state.clock, state.as_of, state.closed_through, state.first_month = clock_record
+            window_first, _ = state.window_days(state.as_of)
+            state._floor_day = min(
+                window_first, state.calendar.month_first_day(state.closed_through + 1)
+            )
+        for account_id, record in accounts:
+            state.accounts[account_id] = record
+            state._contribute(unpack(record), +1)
+        for message_id, (day, time, audience) in messages:
+            state.messages[message_id] = Message(day, time, audience)
+        for message_id, account_id, time in reads:
+            message = state.messages.get(message_id)
+            if message is None:
+                state.pending_reads.setdefault(message_id, {})[account_id] = time
+            else:
+                message.readers[account_id] = time
+        for message in state.messages.values():
+            message.counted_reads = sum(1 for a in message.readers if state._account_counts_now(a))
+        return state

@@ -1,0 +1,82 @@
+"""All configuration in one typed place: environment variables (``ENGAGEMENT_*``) and ``.env``.
+
+Every value the worker, the simulator and the batch command use comes from here, so there is
+one source of truth and one page of documentation (``.env.example``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .domain import COMPONENTS, ScoringRules
+from .events import topics
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENGAGEMENT_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")
+    app_id: str = Field("engagement-scorer", description="Faust app id = consumer group")
+    activity_topic: str = topics.ACTIVITY_TOPIC
+    profiles_topic: str = topics.ORG_PROFILES_TOPIC
+    dead_letter_topic: str = topics.ACTIVITY_DLQ_TOPIC
+    scores_topic: str = topics.SCORES_TOPIC
+    monthly_topic: str = topics.MONTHLY_TOPIC
+    topic_partitions: int = Field(4, ge=1, description="partitions of input topics and tables")
+
+    # --- worker --------------------------------------------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    data_dir: Path = Path(".data")
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    standby_replicas: int = 1
+    output_source: str = "urn:engagement-score:scorer"
+    emit_interval_seconds: float = Field(
+        1.0, gt=0, description="debounce: at most one score event per org per interval"
+    )
+    live_clock: bool = Field(
+        True,
+        description="move windows with the wall clock too (off: pure event time, for replays)",
+    )
+    clock_tick_seconds: float = Field(30.0, gt=0)
+    max_future_seconds: int = Field(300, ge=0, description="event time tolerance into the future")
+    max_event_bytes: int = Field(256 * 1024, ge=1024)
+
+    # --- counting rules ----------------------------------------------------------------------
+    window_days: int = Field(30, ge=1)
+    grace_seconds: int = Field(3600, ge=0)
+    included_kinds: list[str] = ["member"]
+    weights: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(COMPONENTS, 1.0))
+
+    # --- logging -------------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("included_kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        unknown = set(value) - {"member", "guest", "system"}
+        if unknown:
+            raise ValueError(f"unknown account kinds: {sorted(unknown)}")
+        return value
+
+    def scoring_rules(self) -> ScoringRules:
+        return ScoringRules(
+            window_days=self.window_days,
+            grace_seconds=self.grace_seconds,
+            included_kinds=frozenset(self.included_kinds),
+            weights=dict(self.weights),
+        )
+
+    @property
+    def broker_url(self) -> str:
+        return ";".join(f"kafka://{hp.strip()}" for hp in self.kafka_bootstrap.split(","))
