@@ -124,8 +124,15 @@ async def handle_profile(
     profile = inbound.data
     assert isinstance(profile, OrgProfile)
     scorer.tables.profiles[profile.org_id] = profile.model_dump(mode="json")
+    scorer.metrics.events_processed.labels(type=inbound.type).inc()
     state = scorer.registry.orgs.get(profile.org_id)
-    if state is not None:
+    if state is not None and state.timezone != profile.timezone:
+        log.warning(
+            "timezone changed: applies to events processed from now on",
+            org_id=profile.org_id,
+            old=state.timezone,
+            new=profile.timezone,
+        )
         state.set_timezone(profile.timezone)
     scorer.dirty.add(profile.org_id)
 

@@ -143,6 +143,11 @@ async def test_bad_input_is_dead_lettered_intact_and_valid_events_flow(
     for reason in {r for r, _ in bad}:
         n = sum(1 for r, _ in bad if r == reason)
         assert worker.counter("engagement_events_dead_lettered_total", reason=reason) == n
+    # structlog JSON survives Faust's logging setup, one line per reason (rate-limited)
+    lines = [json.loads(x) for x in worker.log_path.read_text().splitlines() if x.startswith("{")]
+    logged = [x for x in lines if x.get("event") == "dead-lettered input"]
+    assert {x["reason"] for x in logged} == {r for r, _ in bad}
+    assert len(logged) == len({r for r, _ in bad})  # invalid_data twice, logged once
     status, body = worker.get("/orgs/nobody/score")
     assert status == 404
     assert body["error"]

@@ -117,6 +117,10 @@ class OrgState:
         self.messages: dict[str, Message] = {}
         self.pending_reads: dict[str, dict[str, int]] = {}
         self._floor_day = 0
+        # Boundaries derived from as_of, recomputed only when as_of crosses them (hot path).
+        self._close_deadline = -1  # the next month closes once as_of passes this
+        self._as_of_day = -1
+        self._as_of_window_first = 0
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -202,6 +206,7 @@ class OrgState:
         """Applies to events processed from now on; days already recorded keep their dates."""
         if timezone != self.calendar.timezone:
             self.calendar = LocalCalendar(timezone)
+            self._close_deadline = self._as_of_day = -1
 
     def advance(self, as_of: int) -> Applied:
         """Move the state's time forward (e.g. by the wall clock): closes due months."""
@@ -236,9 +241,16 @@ class OrgState:
             result.changes.append(self._clock_record())
         return result
 
+    def _window_first(self) -> int:
+        """First day of the window at the state's as_of (memoised per local day)."""
+        as_of_day = self.calendar.day(self.as_of)
+        if as_of_day != self._as_of_day:
+            self._as_of_day = as_of_day
+            self._as_of_window_first = as_of_day - self.rules.window_days + 1
+        return self._as_of_window_first
+
     def _is_late(self, day: int) -> bool:
-        first, _ = self.window_days(self.as_of)
-        return day < first and month_key_of(day) <= self.closed_through
+        return day < self._window_first() and month_key_of(day) <= self.closed_through
 
     def _apply_accepted(self, act: Activity, day: int, result: Applied) -> None:
         record = self.accounts.get(act.account_id)
@@ -262,7 +274,7 @@ class OrgState:
             slot = _SLOT_OF_KIND.get(act.kind)
             if slot is not None:
                 after.record_activity(slot, day)
-        self._replace_account(act.account_id, before, after, result)
+        self._replace_account(act.account_id, record, before, after, result)
         if act.is_view_message:
             self._add_message(act, day, result)
         elif act.is_message_read:
@@ -299,10 +311,15 @@ class OrgState:
                     hist.pop(last, None)
 
     def _replace_account(
-        self, account_id: str, before: Account | None, after: Account, result: Applied
+        self,
+        account_id: str,
+        record: int | None,
+        before: Account | None,
+        after: Account,
+        result: Applied,
     ) -> None:
         packed = pack(after)
-        if before is not None and pack(before) == packed:
+        if packed == record:
             return
         self._contribute(before, -1)
         self._contribute(after, +1)
@@ -348,14 +365,19 @@ class OrgState:
         return ClockChanged((self.clock, self.as_of, self.closed_through, self.first_month))
 
     def _close_due_months(self, result: Applied) -> None:
+        if 0 <= self._close_deadline and self.as_of <= self._close_deadline:
+            return
         cal, grace = self.calendar, self.rules.grace_seconds
         while cal.month_end(self.closed_through + 1) + grace < self.as_of:
             self.closed_through += 1
             result.closed_months.append(self.month_figures(self.closed_through))
+        self._close_deadline = cal.month_end(self.closed_through + 1) + grace
 
     def _prune(self, result: Applied) -> None:
         """Forget what no window and no open month can need any more."""
-        window_first, _ = self.window_days(self.as_of)
+        window_first = self._window_first()
+        if window_first <= self._floor_day:
+            return  # the floor is the smaller of this and the open month's first day
         floor = min(window_first, self.calendar.month_first_day(self.closed_through + 1))
         if floor <= self._floor_day:
             return
