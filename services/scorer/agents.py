@@ -100,6 +100,7 @@ async def handle_activity(
     for figures in applied.closed_months:
         await _send(scorer.monthly_topic, month_closed(state, figures, s.output_source))
         scorer.metrics.outputs.labels(topic=s.monthly_topic).inc()
+        scorer.wall_closed[org_id] = max(scorer.wall_closed.get(org_id, -1), state.closed_through)
     scorer.dirty.add(org_id)
 
 
@@ -157,6 +158,25 @@ async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
     return sent
 
 
+async def close_months_by_wall_clock(scorer: Scorer, now: int) -> int:
+    """Months that ended (plus grace) by the wall clock, for organisations that went silent.
+
+    Read-only on the state: the event-time clock still closes the month officially when the
+    organisation's next event arrives, with the same figures and so the same event id.
+    """
+    s, sent = scorer.settings, 0
+    for org_id, state in list(scorer.registry.orgs.items()):
+        for month_key in state.months_due(now):
+            if scorer.wall_closed.get(org_id, -1) >= month_key:
+                continue
+            figures = state.month_figures(month_key)
+            await _send(scorer.monthly_topic, month_closed(state, figures, s.output_source))
+            scorer.wall_closed[org_id] = month_key
+            scorer.metrics.outputs.labels(topic=s.monthly_topic).inc()
+            sent += 1
+    return sent
+
+
 def register_agents(scorer: Scorer) -> None:
     app, s = scorer.app, scorer.settings
 
@@ -183,9 +203,11 @@ def register_agents(scorer: Scorer) -> None:
 
         @app.timer(interval=s.clock_tick_seconds)
         async def wall_clock_tick() -> None:
-            """A silent organisation's window moves on: re-evaluate every org we own."""
+            """A silent organisation's window moves on: re-evaluate every org we own, and
+            publish the final figures of months the wall clock has closed."""
             if scorer.registry.ready:
                 scorer.dirty.update(scorer.registry.orgs)
+                await close_months_by_wall_clock(scorer, int(time.time()))
 
     @scorer.tables.orgs.on_recover
     async def rebuild_state() -> None:

@@ -42,6 +42,7 @@ class Scorer:
     bad_input_log: RateLimitedLog
     dirty: set[str] = field(default_factory=set)
     last_digest: dict[str, str] = field(default_factory=dict)
+    wall_closed: dict[str, int] = field(default_factory=dict)  # org -> last month published
 
     def owns(self, org_id: str) -> bool:
         """True when this worker holds the active partition of ``org_id``."""

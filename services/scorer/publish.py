@@ -54,10 +54,13 @@ def score_payload(state: OrgState, as_of: int) -> ScoreUpdated:
     )
 
 
+def _digest(body: str) -> str:
+    return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+
+
 def figures_digest(payload: ScoreUpdated) -> str:
     """What changed, ignoring the moment: two updates with equal digests say the same."""
-    body = payload.model_dump_json(exclude={"as_of"})
-    return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+    return _digest(payload.model_dump_json(exclude={"as_of"}))
 
 
 def score_record(payload: ScoreUpdated, source: str, digest: str) -> KafkaRecord:
@@ -86,7 +89,11 @@ def month_closed(state: OrgState, figures: Figures, source: str) -> KafkaRecord:
     return encode_event(
         type=topics.MONTH_CLOSED_TYPE,
         source=source,
-        id=deterministic_id(state.org_id, topics.MONTH_CLOSED_TYPE, month),
+        # the content is part of the id: a month's figures are final, but should they ever
+        # differ (a restart between a wall-clock and an event-time close), ids differ too
+        id=deterministic_id(
+            state.org_id, topics.MONTH_CLOSED_TYPE, month, _digest(payload.model_dump_json())
+        ),
         time=payload.as_of,
         subject=state.org_id,
         data=payload,

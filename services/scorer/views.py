@@ -15,6 +15,16 @@ from .publish import score_payload
 __all__ = ["register_views"]
 
 
+def _peer_urls(scorer: Scorer) -> list[str]:
+    """Web addresses of the other workers of the group, from Faust's partition assignor."""
+    me = str(scorer.app.conf.canonical_url).rstrip("/")
+    try:
+        hosts = scorer.app.router.tables_metadata().keys()
+    except Exception:
+        return []
+    return sorted({str(h).rstrip("/") for h in hosts} - {me})
+
+
 def register_views(scorer: Scorer) -> None:
     app, s = scorer.app, scorer.settings
 
@@ -30,8 +40,19 @@ def register_views(scorer: Scorer) -> None:
 
     @app.page("/orgs")
     async def orgs(web: Any, request: Any) -> Any:
-        """Organisations owned by this worker (each worker answers for its partitions)."""
-        return web.json({"orgs": sorted(scorer.registry.orgs)})
+        """All organisations: this worker's, plus (unless ``?local=1``) its peers'."""
+        found = set(scorer.registry.orgs)
+        if request.query.get("local") != "1":
+            for url in _peer_urls(scorer):
+                try:
+                    async with app.http_client.get(f"{url}/orgs?local=1") as resp:
+                        found.update((await resp.json())["orgs"])
+                except Exception as exc:  # a peer mid-restart must not break the listing
+                    return web.json(
+                        {"error": "a worker did not answer", "worker": url, "detail": str(exc)},
+                        status=503,
+                    )
+        return web.json({"orgs": sorted(found)})
 
     @app.page("/orgs/{org_id}/score")
     @app.table_route(table=scorer.tables.orgs, match_info="org_id")

@@ -146,6 +146,16 @@ class OrgState:
     def tracked_accounts(self) -> int:
         return len(self.accounts)
 
+    def months_due(self, as_of: int) -> list[int]:
+        """Months not yet closed whose end plus grace lies before ``as_of``."""
+        if self.first_month < 0:
+            return []
+        due, month = [], self.closed_through + 1
+        while self.calendar.month_end(month) + self.rules.grace_seconds < as_of:
+            due.append(month)
+            month += 1
+        return due
+
     def _live_figures(self, as_of: int, first: int, last: int) -> Figures:
         """Figures from the counters. Exact because nothing in the state is later than as_of."""
         comps = {"reach": Component(self.activated, self.existing)}
@@ -365,7 +375,7 @@ class OrgState:
         return ClockChanged((self.clock, self.as_of, self.closed_through, self.first_month))
 
     def _close_due_months(self, result: Applied) -> None:
-        if 0 <= self._close_deadline and self.as_of <= self._close_deadline:
+        if self._close_deadline >= 0 and self.as_of <= self._close_deadline:
             return
         cal, grace = self.calendar, self.rules.grace_seconds
         while cal.month_end(self.closed_through + 1) + grace < self.as_of:
