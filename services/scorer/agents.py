@@ -114,7 +114,7 @@ async def handle_profile(
     try:
         inbound = decode_org_profile(key, value, headers, now=datetime.now(UTC))
     except RejectedEvent as exc:
-        scorer.metrics.dead_lettered.labels(reason=exc.reason.value).inc()
+        scorer.metrics.profiles_rejected.labels(reason=exc.reason.value).inc()
         scorer.bad_input_log.warning(
             "profile:" + exc.reason.value,
             "rejected org profile",

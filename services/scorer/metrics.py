@@ -25,6 +25,12 @@ class ScorerMetrics:
             ["reason"],
             registry=registry,
         )
+        self.profiles_rejected = Counter(
+            "engagement_org_profiles_rejected_total",
+            "Org profile records refused (not dead-lettered: the compacted topic keeps them).",
+            ["reason"],
+            registry=registry,
+        )
         self.late_events = Counter(
             "engagement_late_events_total",
             "Events older than every window and open month (also dead-lettered as 'late').",

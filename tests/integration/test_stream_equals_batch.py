@@ -24,7 +24,9 @@ from .harness import Topics, Worker, create_topics, produce, unique_prefix, wait
 pytestmark = pytest.mark.kafka
 
 END = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-LOG = generate(seed=45, orgs=30, days=45, end=END, duplicates=0.03, disorder=0.05)
+LOG = generate(
+    seed=45, orgs=30, days=45, end=END, duplicates=0.03, disorder=0.05, accounts_per_org=(8, 30)
+)
 
 
 def comparable(score: dict[str, Any]) -> dict[str, Any]:
@@ -60,9 +62,11 @@ def api_figures(worker: Worker) -> dict[str, Any]:
 
 
 def processed(worker: Worker) -> float:
-    return worker.counter("engagement_events_processed_total") + worker.counter(
-        "engagement_events_dead_lettered_total"
+    """Activity records consumed: applied (any activity type) plus dead-lettered."""
+    applied = worker.counter("engagement_events_processed_total") - worker.counter(
+        "engagement_events_processed_total", type="intranet.org.profile.v1"
     )
+    return applied + worker.counter("engagement_events_dead_lettered_total")
 
 
 async def start_with_profiles(topics: Topics, tmp_path: Path, workers: list[Worker]) -> Worker:
@@ -82,15 +86,24 @@ async def start_with_profiles(topics: Topics, tmp_path: Path, workers: list[Work
     return worker
 
 
-def assert_same_as_batch(worker: Worker) -> None:
-    def settled() -> bool:
-        return api_figures(worker) == EXPECTED
+def without_moment(figures: dict[str, Any]) -> dict[str, Any]:
+    """After a restart an org's as_of may step back within its day (the clock is persisted
+    once per day) until its next event; everything else must be identical."""
+    return {o: {k: v for k, v in f.items() if k != "as_of"} for o, f in figures.items()}
+
+
+def assert_same_as_batch(worker: Worker, exact_moment: bool = True) -> None:
+    expected = EXPECTED if exact_moment else without_moment(EXPECTED)
+
+    def current() -> dict[str, Any]:
+        got = api_figures(worker)
+        return got if exact_moment else without_moment(got)
 
     try:
-        wait_until(settled, timeout=180, interval=1.0, what="API figures equal to batch")
+        wait_until(lambda: current() == expected, timeout=180, interval=1.0, what="= batch")
     finally:
-        got = api_figures(worker)
-        mismatched = {o: (got.get(o), e) for o, e in EXPECTED.items() if got.get(o) != e}
+        got = current()
+        mismatched = {o: (got.get(o), e) for o, e in expected.items() if got.get(o) != e}
         assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {next(iter(mismatched.items()))}"
 
 
@@ -127,4 +140,4 @@ async def test_stream_equals_batch_after_sigkill_mid_stream(
     worker.kill()
     worker.start()
     worker.wait_ready(timeout=180)
-    assert_same_as_batch(worker)
+    assert_same_as_batch(worker, exact_moment=False)

@@ -121,6 +121,7 @@ class OrgState:
         self._close_deadline = -1  # the next month closes once as_of passes this
         self._as_of_day = -1
         self._as_of_window_first = 0
+        self._persisted_clock_key: tuple[int, int, int] | None = None
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -225,7 +226,7 @@ class OrgState:
             self.as_of = as_of
             self._close_due_months(result)
             self._prune(result)
-            result.changes.append(self._clock_record())
+            self._persist_clock_if_material(result)
         return result
 
     def apply(self, activity: Activity) -> Applied:
@@ -248,8 +249,18 @@ class OrgState:
             self._apply_accepted(activity, day, result)
         if clock_moved:
             self._prune(result)
-            result.changes.append(self._clock_record())
+            self._persist_clock_if_material(result)
         return result
+
+    def _persist_clock_if_material(self, result: Applied) -> None:
+        """Persist the clock only when something the figures depend on moved: the local day
+        of as_of, the closed months. So the clock costs a changelog record per organisation
+        and day, not per event; after a restart as_of may step back within the same day
+        until the organisation's next event, with the same figures."""
+        key = (self.calendar.day(self.as_of), self.closed_through, self.first_month)
+        if key != self._persisted_clock_key:
+            self._persisted_clock_key = key
+            result.changes.append(self._clock_record())
 
     def _window_first(self) -> int:
         """First day of the window at the state's as_of (memoised per local day)."""
@@ -424,6 +435,11 @@ class OrgState:
         state = cls(org_id, rules, timezone)
         if clock_record is not None:
             state.clock, state.as_of, state.closed_through, state.first_month = clock_record
+            state._persisted_clock_key = (
+                state.calendar.day(state.as_of),
+                state.closed_through,
+                state.first_month,
+            )
             window_first, _ = state.window_days(state.as_of)
             state._floor_day = min(
                 window_first, state.calendar.month_first_day(state.closed_through + 1)
