@@ -92,11 +92,10 @@ async def handle_activity(
             DeadLetterReason.LATE,
             "older than every window and open month of the organisation",
         )
-    elif applied.outcome is Outcome.AFTER_DELETION:
-        scorer.metrics.after_deletion.inc()
-        scorer.metrics.events_processed.labels(type=inbound.type).inc()
     else:
-        scorer.metrics.events_processed.labels(type=inbound.type).inc()
+        if applied.outcome is Outcome.AFTER_DELETION:
+            scorer.metrics.after_deletion.inc()
+        scorer.metrics.processed(inbound.type).inc()
     for figures in applied.closed_months:
         await _send(scorer.monthly_topic, month_closed(state, figures, s.output_source))
         scorer.metrics.outputs.labels(topic=s.monthly_topic).inc()

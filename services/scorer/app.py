@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         value_serializer="json",
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        producer_linger=s.producer_linger_seconds,
         logging_config=logging_config(s.log_level, s.log_format),
         loghandlers=[],
     )

@@ -6,6 +6,8 @@ Created once per process in ``ScorerMetrics`` so tests can use a private registr
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 __all__ = ["ScorerMetrics"]
@@ -57,8 +59,18 @@ class ScorerMetrics:
             "Organisations whose partitions this worker owns.",
             registry=registry,
         )
+        self._processed_children: dict[str, Any] = {}
         self.recovery_seconds = Gauge(
             "engagement_state_recovery_seconds",
             "Seconds the last rebuild of in-memory state from the tables took.",
             registry=registry,
         )
+
+    def processed(self, event_type: str) -> Any:
+        """The per-type child of ``events_processed`` (cached: ``labels()`` is per event)."""
+        child = self._processed_children.get(event_type)
+        if child is None:
+            child = self._processed_children[event_type] = self.events_processed.labels(
+                type=event_type
+            )
+        return child

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
     standby_replicas: int = 1
     output_source: str = "urn:engagement-score:scorer"
+    producer_linger_seconds: float = Field(
+        0.005, ge=0, description="batch changelog/output sends: fewer, larger produce requests"
+    )
     emit_interval_seconds: float = Field(
         1.0, gt=0, description="debounce: at most one score event per org per interval"
     )
