@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# `make run`: a local Kafka, the scorer worker and the simulator, with a live score table.
+#
+# Starts Kafka (unless a broker is already running: then it is used and left running), the
+# scorer worker, waits for its /health, runs the simulator (30 days of history for 6
+# organisations, then live traffic) and prints the organisations' scores every 3 s until the
+# simulator ends or Ctrl-C. On exit it stops everything it started, by pid.
+#
+# Environment:
+#   ENGAGEMENT_WEB_PORT   scorer web port                          (default 6066)
+#   RUN_LIVE_MINUTES      minutes of live traffic after backfill  (default 10, 0 = none)
+#   RUN_ORGS RUN_DAYS RUN_RATE RUN_SEED   simulator knobs          (default 6 30 20 42)
+#   KAFKA_PORT            broker port                              (default 9092)
+# Logs and pids: .run/scorer.log, .run/simulator.log, .run/*.pid
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+RUN_DIR=.run
+PY=.venv/bin/python
+KAFKA=(bash deploy/kafka/kafka.sh)
+WEB_PORT=${ENGAGEMENT_WEB_PORT:-6066}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+LIVE_MINUTES=${RUN_LIVE_MINUTES:-10}
+ORGS=${RUN_ORGS:-6}
+DAYS=${RUN_DAYS:-30}
+RATE=${RUN_RATE:-20}
+SEED=${RUN_SEED:-42}
+API="http://127.0.0.1:$WEB_PORT"
+export KAFKA_PORT ENGAGEMENT_WEB_PORT=$WEB_PORT
+export ENGAGEMENT_KAFKA_BOOTSTRAP=${ENGAGEMENT_KAFKA_BOOTSTRAP:-127.0.0.1:$KAFKA_PORT}
+
+KAFKA_STARTED=0
+WORKER_PID=""
+SIM_PID=""
+CLEANED=0
+
+log() { printf '[run] %s\n' "$*" >&2; }
+die() {
+  printf '[run] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# Own session for the children: Ctrl-C reaches only this script, which then stops them in
+# order (simulator, scorer, Kafka) instead of all at once.
+if command -v setsid >/dev/null; then DETACH=(setsid); else DETACH=(); fi
+
+stop_pid() { # name pid grace-seconds
+  local name=$1 pid=$2 grace=$3 n=0
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && ((n < grace * 10)); do
+    sleep 0.1
+    n=$((n + 1))
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name still running after ${grace} s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  ((CLEANED)) && return 0
+  CLEANED=1
+  trap '' INT TERM
+  stop_pid simulator "$SIM_PID" 10
+  stop_pid scorer "$WORKER_PID" 30
+  rm -f "$RUN_DIR/simulator.pid" "$RUN_DIR/scorer.pid"
+  if ((KAFKA_STARTED)); then
+    "${KAFKA[@]}" stop || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ------------------------------------------------------------------------------ prerequisites
+command -v curl >/dev/null || die "curl not found"
+if [[ ! -x "$PY" ]]; then
+  log ".venv missing: make install"
+  make install
+fi
+mkdir -p "$RUN_DIR"
+
+# ------------------------------------------------------------------------------ Kafka
+if "${KAFKA[@]}" status >/dev/null 2>&1; then
+  log "Kafka already running on 127.0.0.1:$KAFKA_PORT: using it (and leaving it running)"
+elif port_open "$KAFKA_PORT"; then
+  log "a broker already listens on 127.0.0.1:$KAFKA_PORT: using it (and leaving it running)"
+else
+  KAFKA_STARTED=1
+  "${DETACH[@]}" "${KAFKA[@]}" start
+fi
+
+# ------------------------------------------------------------------------------ scorer
+# Input topics first: a worker that starts before they exist ignores them until its next
+# metadata refresh (minutes), so the first scores would be late.
+"$PY" -m simulator --topics-only >"$RUN_DIR/topics.log" 2>&1 \
+  || { cat "$RUN_DIR/topics.log" >&2; die "cannot create the input topics"; }
+if curl -fsS -m 2 "$API/health" >/dev/null 2>&1 || port_open "$WEB_PORT"; then
+  die "port $WEB_PORT is already in use (another scorer?): set ENGAGEMENT_WEB_PORT"
+fi
+"${DETACH[@]}" "$PY" -m scorer worker >"$RUN_DIR/scorer.log" 2>&1 &
+WORKER_PID=$!
+echo "$WORKER_PID" >"$RUN_DIR/scorer.pid"
+log "scorer worker started (pid $WORKER_PID, log $RUN_DIR/scorer.log), waiting for $API/health"
+deadline=$((SECONDS + 120))
+until curl -fsS -m 2 "$API/health" >/dev/null 2>&1; do
+  if ! kill -0 "$WORKER_PID" 2>/dev/null; then
+    tail -n 30 "$RUN_DIR/scorer.log" >&2 || true
+    die "the scorer worker exited during startup (see $RUN_DIR/scorer.log)"
+  fi
+  ((SECONDS < deadline)) || die "the scorer did not answer $API/health within 120 s"
+  sleep 0.5
+done
+log "scorer is up"
+
+# ------------------------------------------------------------------------------ simulator
+"${DETACH[@]}" "$PY" -m simulator --orgs "$ORGS" --days "$DAYS" --seed "$SEED" \
+  --live-minutes "$LIVE_MINUTES" --rate "$RATE" --no-progress \
+  >"$RUN_DIR/simulator.log" 2>&1 &
+SIM_PID=$!
+echo "$SIM_PID" >"$RUN_DIR/simulator.pid"
+log "simulator started (pid $SIM_PID, log $RUN_DIR/simulator.log): $ORGS organisations," \
+  "$DAYS days of history, then $LIVE_MINUTES min live at $RATE events/s"
+
+# ------------------------------------------------------------------------------ score table
+TABLE_PY=$(
+  cat <<'PY'
+import json
+import signal
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: just stop, the script cleans up
+api, clear, status = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
+NAMES = ("reach", "visit", "view", "interact", "contribute")
+
+
+def get(path):
+    with urllib.request.urlopen(api + path, timeout=2) as response:
+        return json.load(response)
+
+
+def num(value):
+    return "    -" if value is None else f"{value:5.1f}"
+
+
+lines = [f"Engagement scores at {time.strftime('%H:%M:%S')}  ({status})", ""]
+try:
+    orgs = get("/orgs").get("orgs", [])
+except Exception as exc:  # the worker may be rebalancing
+    orgs = None
+    lines.append(f"scorer not answering yet: {exc}")
+if orgs is not None:
+    header = ["org".ljust(14), *(n[:10].rjust(10) for n in NAMES), "score".rjust(6), "  level"]
+    lines.append(" ".join(header))
+    for org in orgs:
+        try:
+            score = get(f"/orgs/{urllib.parse.quote(org, safe='')}/score")
+        except Exception:
+            lines.append(f"{org[:14]:14} (no score yet)")
+            continue
+        components = score.get("components") or {}
+        values = [(components.get(n) or {}).get("value") for n in NAMES]
+        row = [org[:14].ljust(14), *(num(v).rjust(10) for v in values)]
+        level = score.get("operating_level") or "-"
+        row += [num(score.get("engagement_score")).rjust(6), f"  {level}"]
+        lines.append(" ".join(row))
+    if not orgs:
+        lines.append("(no organisations yet)")
+if clear:
+    sys.stdout.write("\033[H\033[2J")
+print("\n".join(lines), flush=True)
+PY
+)
+CLEAR=0
+[[ -t 1 ]] && CLEAR=1
+
+show_table() { "$PY" -c "$TABLE_PY" "$API" "$CLEAR" "$1" || true; }
+
+while kill -0 "$SIM_PID" 2>/dev/null; do
+  show_table "simulator running, Ctrl-C to stop"
+  sleep 3
+done
+sim_status=0
+wait "$SIM_PID" || sim_status=$?
+SIM_PID=""
+sleep 3 # let the scorer catch up with the last events
+show_table "simulator finished"
+grep '^simulator:' "$RUN_DIR/simulator.log" | tail -n 1 || true
+if ((sim_status != 0)); then
+  tail -n 20 "$RUN_DIR/simulator.log" >&2 || true
+  die "the simulator exited with status $sim_status (see $RUN_DIR/simulator.log)"
+fi
