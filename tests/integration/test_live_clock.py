@@ -39,7 +39,7 @@ async def test_silent_organisation_is_reported_at_the_wall_clock(
     wait_until(
         lambda: worker.counter("engagement_events_processed_total") == len(log), what="processed"
     )
-    status, body = wait_until(
+    _, body = wait_until(
         lambda: (r := worker.get(f"/orgs/{org}/score"))[0] == 200 and r, what="score"
     )
     as_of = datetime.fromisoformat(body["as_of"])

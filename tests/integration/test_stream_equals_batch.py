@@ -104,7 +104,8 @@ def assert_same_as_batch(worker: Worker, exact_moment: bool = True) -> None:
     finally:
         got = current()
         mismatched = {o: (got.get(o), e) for o, e in expected.items() if got.get(o) != e}
-        assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {next(iter(mismatched.items()))}"
+        example = next(iter(mismatched.items()), None)
+        assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {example}"
 
 
 def test_generated_log_is_big_and_messy_enough() -> None:
