@@ -77,10 +77,10 @@ async def start_with_profiles(topics: Topics, tmp_path: Path, workers: list[Work
     # profiles first: an organisation's time zone must be known before its activity
     await produce(topics.profiles, LOG.profiles)
     wait_until(
-        lambda: worker.counter(
-            "engagement_events_processed_total", type="intranet.org.profile.v1"
-        )
-        >= len(LOG.profiles),
+        lambda: (
+            worker.counter("engagement_events_processed_total", type="intranet.org.profile.v1")
+            >= len(LOG.profiles)
+        ),
         what="profiles applied",
     )
     return worker
