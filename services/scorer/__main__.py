@@ -20,6 +20,9 @@ def _ensure_topics(scorer: Scorer) -> None:
         s.dead_letter_topic,
         s.scores_topic,
         s.monthly_topic,
+        s.level_changes_topic,
+        s.alerts_topic,
+        s.benchmarks_topic,
     ]
     asyncio.run(
         ensure_topics(s.kafka_bootstrap, names, s.topic_partitions, compacted=[s.profiles_topic])

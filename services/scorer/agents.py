@@ -12,20 +12,31 @@ from typing import Any
 
 import structlog
 
-from engagement.domain import Outcome
+from engagement.domain import DEFAULT_PROFILES, Outcome, classify, target_gap
 from engagement.events import (
     DeadLetterReason,
     KafkaRecord,
     OrgProfile,
     RejectedEvent,
+    ScoreUpdated,
     dead_letter_headers,
     decode_activity,
     decode_org_profile,
+    decode_output,
 )
 from engagement.ingest import to_activity
 
 from .app import Scorer
+from .assess import (
+    alert_record,
+    assess,
+    benchmark_position,
+    group_key_of,
+    level_changed_record,
+    values_of,
+)
 from .publish import figures_digest, month_closed, score_payload, score_record
+from .state import partition_of
 
 __all__ = ["register_agents"]
 
@@ -137,6 +148,101 @@ async def handle_profile(
     scorer.dirty.add(profile.org_id)
 
 
+def enrich(scorer: Scorer, payload: ScoreUpdated) -> ScoreUpdated:
+    """Add level, target and benchmark position to a score payload."""
+    org_id = payload.org_id
+    profile = scorer.tables.profiles.get(org_id)
+    values = values_of(payload)
+    classification = classify(values, DEFAULT_PROFILES)
+    target = profile.get("target_level") if isinstance(profile, dict) else None
+    group = group_key_of(profile)
+    published = scorer.benchmark_table.get(group) if group else None
+    medians = published.get("medians") if isinstance(published, dict) else None
+    return payload.model_copy(
+        update={
+            "operating_level": scorer.assessments.announced_level(org_id),
+            "level_confidence": round(classification.confidence, 3)
+            if classification.level
+            else None,
+            "target_level": target,
+            "target_gap": target_gap(values, target, DEFAULT_PROFILES) if target else None,
+            "benchmark_position": benchmark_position(values, medians),
+        }
+    )
+
+
+async def handle_score_event(
+    scorer: Scorer, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> None:
+    """Levels, alerts and peer figures from one of our own score events."""
+    s = scorer.settings
+    try:
+        event = decode_output(key, value, headers)
+    except RejectedEvent as exc:
+        scorer.bad_input_log.warning(
+            "scores:" + exc.reason.value, "unreadable score event", detail=exc.detail
+        )
+        return
+    payload = event.data
+    if not isinstance(payload, ScoreUpdated):
+        return
+    org_id = payload.org_id
+    profile = scorer.tables.profiles.get(org_id)
+    assessment = scorer.assessments.get(org_id)
+    change, transitions = assess(s, assessment, payload, profile)
+    if change is not None:
+        await _send(
+            scorer.level_changes_topic, level_changed_record(org_id, change, s.output_source)
+        )
+        scorer.metrics.outputs.labels(topic=s.level_changes_topic).inc()
+    for transition in transitions:
+        alert, record = alert_record(org_id, transition, s.output_source)
+        await _send(scorer.alerts_topic, record)
+        scorer.metrics.outputs.labels(topic=s.alerts_topic).inc()
+        if transition.status == "firing":
+            assessment.firing[transition.episode_id] = alert.model_dump(mode="json")
+        else:
+            assessment.firing.pop(transition.episode_id, None)
+    group = group_key_of(profile)
+    if assessment.group and assessment.group != group:
+        await scorer.peer_topic.send(key=assessment.group, value={"org_id": org_id})
+    if group:
+        await scorer.peer_topic.send(
+            key=group, value={"org_id": org_id, "values": values_of(payload)}
+        )
+    assessment.group = group
+    scorer.assessments.persist(org_id)
+
+
+async def handle_peer_figures(scorer: Scorer, group: str, body: dict[str, Any]) -> None:
+    """Keep the group's order statistics; publish it when it changed and has k orgs."""
+    s = scorer.settings
+    org_id = str(body["org_id"])
+    values = body.get("values")
+    key = f"{group}\x1f{org_id}"
+    if values is None:
+        scorer.peers_table.pop(key, None)
+    else:
+        scorer.peers_table[key] = values
+    k = s.benchmark_min_group_size
+    for changed in scorer.benchmarks.apply(group, org_id, values):
+        if not scorer.benchmarks.groups.published(scorer.benchmarks.split(changed), k):
+            if changed in scorer.benchmark_table:
+                del scorer.benchmark_table[changed]
+                scorer.benchmarks.last_digest.pop(changed, None)
+            continue
+        published = scorer.benchmarks.published(changed, s.output_source)
+        if published is None:
+            continue
+        payload, record = published
+        await _send(scorer.benchmarks_topic, record)
+        scorer.metrics.outputs.labels(topic=s.benchmarks_topic).inc()
+        scorer.benchmark_table[changed] = {
+            "benchmark": payload.model_dump(mode="json"),
+            "medians": {name: q.median for name, q in payload.components.items()},
+        }
+
+
 async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
     """Publish a score event for each org whose figures changed since the last one."""
     s = scorer.settings
@@ -146,7 +252,7 @@ async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
             continue
-        payload = score_payload(state, max(now, state.as_of))
+        payload = enrich(scorer, score_payload(state, max(now, state.as_of)))
         digest = figures_digest(payload)
         if scorer.last_digest.get(org_id) == digest:
             continue
@@ -207,6 +313,30 @@ def register_agents(scorer: Scorer) -> None:
             if scorer.registry.ready:
                 scorer.dirty.update(scorer.registry.orgs)
                 await close_months_by_wall_clock(scorer, int(time.time()))
+
+    @app.agent(scorer.scores_topic, concurrency=1, name="assess-scores")
+    async def assess_scores(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            await handle_score_event(scorer, message.key, message.value, _headers(message))
+
+    @app.agent(scorer.peer_topic, concurrency=1, name="peer-benchmarks")
+    async def peer_benchmarks(stream: Any) -> None:
+        async for event in stream.events():
+            if isinstance(event.key, str) and isinstance(event.value, dict):
+                await handle_peer_figures(scorer, event.key, event.value)
+
+    @scorer.peers_table.on_recover
+    async def rebuild_benchmarks() -> None:
+        topic = scorer.peer_topic.get_topic_name()
+        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+        rows = []
+        for key, values in list(scorer.peers_table.items()):
+            group, org_id = str(key).split("\x1f", 1)
+            if partition_of(group, s.topic_partitions) in active:
+                rows.append((group, org_id, values))
+        scorer.benchmarks.rebuild(rows)
+        scorer.assessments.orgs.clear()  # reloaded lazily from the recovered table
 
     @scorer.tables.orgs.on_recover
     async def rebuild_state() -> None:

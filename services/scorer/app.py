@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from engagement.logging import RateLimitedLog, configure_structlog, logging_config
 from engagement.settings import Settings
 
+from .assess import Assessments, Benchmarks
 from .metrics import ScorerMetrics
 from .state import OrgRegistry, StateTables, partition_of
 
@@ -36,7 +37,16 @@ class Scorer:
     dead_letter_topic: Any
     scores_topic: Any
     monthly_topic: Any
+    level_changes_topic: Any
+    alerts_topic: Any
+    benchmarks_topic: Any
+    peer_topic: Any  # internal: score figures re-keyed by peer group
     tables: StateTables
+    assessment_table: Any
+    peers_table: Any  # group\x1forg -> component values
+    benchmark_table: Any  # GlobalTable: group -> published benchmark (every worker reads it)
+    assessments: Assessments
+    benchmarks: Benchmarks
     registry: OrgRegistry
     metrics: ScorerMetrics
     bad_input_log: RateLimitedLog
@@ -105,6 +115,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         reads=app.Table("reads", partitions=n, key_type=str),
         profiles=app.Table("profiles", partitions=n, key_type=str),
     )
+    assessment_table = app.Table("assessments", partitions=n, key_type=str)
     scorer = Scorer(
         settings=s,
         app=app,
@@ -113,7 +124,22 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         dead_letter_topic=_raw_topic(app, s.dead_letter_topic, n),
         scores_topic=_raw_topic(app, s.scores_topic, n),
         monthly_topic=_raw_topic(app, s.monthly_topic, n),
+        level_changes_topic=_raw_topic(app, s.level_changes_topic, n),
+        alerts_topic=_raw_topic(app, s.alerts_topic, n),
+        benchmarks_topic=_raw_topic(app, s.benchmarks_topic, n),
+        peer_topic=app.topic(
+            f"{s.app_id}-peer-figures",
+            key_type=str,
+            value_serializer="json",
+            partitions=n,
+            internal=True,
+        ),
         tables=tables,
+        assessment_table=assessment_table,
+        peers_table=app.Table("peers", partitions=n, key_type=str),
+        benchmark_table=app.GlobalTable("benchmarks", partitions=n, key_type=str),
+        assessments=Assessments(s, assessment_table),
+        benchmarks=Benchmarks(s),
         registry=OrgRegistry(s.scoring_rules(), tables),
         metrics=ScorerMetrics(registry),
         bad_input_log=RateLimitedLog(log),

@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .agents import enrich
 from .app import Scorer
+from .assess import level_view
 from .publish import score_payload
 
 __all__ = ["register_views"]
@@ -54,6 +56,34 @@ def register_views(scorer: Scorer) -> None:
                     )
         return web.json({"orgs": sorted(found)})
 
+    def _unknown(web: Any, org_id: str) -> Any:
+        return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
+
+    @app.page("/orgs/{org_id}/level")
+    @app.table_route(table=scorer.tables.orgs, match_info="org_id")
+    async def org_level(web: Any, request: Any, org_id: str) -> Any:
+        state = scorer.registry.orgs.get(org_id)
+        if state is None or state.first_month < 0:
+            return _unknown(web, org_id)
+        now = int(time.time()) if s.live_clock else 0
+        payload = score_payload(state, max(now, state.as_of))
+        assessment = scorer.assessments.get(org_id)
+        return web.json(level_view(assessment, payload, scorer.tables.profiles.get(org_id)))
+
+    @app.page("/orgs/{org_id}/alerts")
+    @app.table_route(table=scorer.tables.orgs, match_info="org_id")
+    async def org_alerts(web: Any, request: Any, org_id: str) -> Any:
+        if org_id not in scorer.registry.orgs:
+            return _unknown(web, org_id)
+        firing = scorer.assessments.get(org_id).firing
+        return web.json({"org_id": org_id, "firing": sorted(firing.values(), key=str)})
+
+    @app.page("/benchmarks")
+    async def benchmarks(web: Any, request: Any) -> Any:
+        """Published peer groups (a global table: every worker holds all of them)."""
+        groups = [v["benchmark"] for v in list(scorer.benchmark_table.values())]
+        return web.json({"groups": sorted(groups, key=lambda g: sorted(g["group"].items()))})
+
     @app.page("/orgs/{org_id}/score")
     @app.table_route(table=scorer.tables.orgs, match_info="org_id")
     async def org_score(web: Any, request: Any, org_id: str) -> Any:
@@ -61,5 +91,5 @@ def register_views(scorer: Scorer) -> None:
         if state is None or state.first_month < 0:
             return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
         now = int(time.time()) if s.live_clock else 0
-        payload = score_payload(state, max(now, state.as_of))
+        payload = enrich(scorer, score_payload(state, max(now, state.as_of)))
         return web.json(payload.model_dump(mode="json"))

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .domain import COMPONENTS, ScoringRules
+from .domain import COMPONENTS, AlertRules, ScoringRules
 from .events import topics
 
 __all__ = ["Settings"]
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     dead_letter_topic: str = topics.ACTIVITY_DLQ_TOPIC
     scores_topic: str = topics.SCORES_TOPIC
     monthly_topic: str = topics.MONTHLY_TOPIC
+    level_changes_topic: str = topics.LEVEL_CHANGES_TOPIC
+    alerts_topic: str = topics.ALERTS_TOPIC
+    benchmarks_topic: str = topics.BENCHMARKS_TOPIC
     topic_partitions: int = Field(4, ge=1, description="partitions of input topics and tables")
 
     # --- worker --------------------------------------------------------------------------------
@@ -60,6 +63,15 @@ class Settings(BaseSettings):
     included_kinds: list[str] = ["member"]
     weights: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(COMPONENTS, 1.0))
 
+    # --- levels, alerts, benchmarks ----------------------------------------------------------
+    level_sustain_seconds: int = Field(
+        7 * 86_400, ge=0, description="a new level must be the best fit this long (event time)"
+    )
+    level_min_margin: float = Field(5.0, ge=0, description="... by at least this many points")
+    score_drop_points: float = Field(10.0, gt=0, description="alert: score down vs 7 days ago")
+    below_target_seconds: int = Field(14 * 86_400, ge=0)
+    benchmark_min_group_size: int = Field(5, ge=1, description="k: smaller groups are hidden")
+
     # --- logging -------------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
@@ -78,6 +90,13 @@ class Settings(BaseSettings):
             grace_seconds=self.grace_seconds,
             included_kinds=frozenset(self.included_kinds),
             weights=dict(self.weights),
+        )
+
+    def alert_rules(self) -> AlertRules:
+        return AlertRules(
+            score_drop_points=self.score_drop_points,
+            score_drop_critical_points=max(self.score_drop_points, 20.0),
+            below_target_seconds=self.below_target_seconds,
         )
 
     @property
