@@ -91,7 +91,8 @@ class LevelProfile:
 #: Initiation: Reach high, Visit low, View disappointing (not yet a routine). Informing: View
 #: towards 100, Visit up, Contribute low (one or two communicators). Engaging: Contribute and
 #: Interact up, Visit up, View down (not all content is for everyone). Co-creating:
-#: Contribute up further, Visit towards 100, View lower still (personalisation). Reach rises slowly but separates little: it is high at every level.
+#: Contribute up further, Visit towards 100, View lower still (personalisation). Reach rises
+#: slowly but separates little: it is high at every level.
 #: The numbers are calibrated on the simulator's organisations (which behave as the levels are
 #: described), so that realistic data, not only the profiles themselves, classifies right.
 #: The closest pair (engaging / co_creating) is about 15 points apart (RMS distance, below), so
