@@ -6,7 +6,6 @@ still being processed (faust-streaming issue #606), and the domain state has one
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -246,7 +245,7 @@ async def handle_peer_figures(scorer: Scorer, group: str, body: dict[str, Any]) 
 async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
     """Publish a score event for each org whose figures changed since the last one."""
     s = scorer.settings
-    now = int(time.time()) if s.live_clock else 0
+    now = scorer.live_now()
     sent = 0
     for org_id in sorted(orgs):
         state = scorer.registry.orgs.get(org_id)
@@ -312,7 +311,7 @@ def register_agents(scorer: Scorer) -> None:
             publish the final figures of months the wall clock has closed."""
             if scorer.registry.ready:
                 scorer.dirty.update(scorer.registry.orgs)
-                await close_months_by_wall_clock(scorer, int(time.time()))
+                await close_months_by_wall_clock(scorer, scorer.live_now())
 
     @app.agent(scorer.scores_topic, concurrency=1, name="assess-scores")
     async def assess_scores(stream: Any) -> None:

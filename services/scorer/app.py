@@ -6,6 +6,7 @@ when started (``python -m scorer``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,11 @@ class Scorer:
     dirty: set[str] = field(default_factory=set)
     last_digest: dict[str, str] = field(default_factory=dict)
     wall_closed: dict[str, int] = field(default_factory=dict)  # org -> last month published
+
+    def live_now(self) -> int:
+        """The moment the live clock reports (0 when off: pure event time)."""
+        s = self.settings
+        return int(time.time()) + s.clock_offset_seconds if s.live_clock else 0
 
     def owns(self, org_id: str) -> bool:
         """True when this worker holds the active partition of ``org_id``."""

@@ -6,7 +6,6 @@ partition, so any worker can be asked. Errors are JSON with an ``error`` field.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .agents import enrich
@@ -28,7 +27,7 @@ def _peer_urls(scorer: Scorer) -> list[str]:
 
 
 def register_views(scorer: Scorer) -> None:
-    app, s = scorer.app, scorer.settings
+    app = scorer.app
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -65,7 +64,7 @@ def register_views(scorer: Scorer) -> None:
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
             return _unknown(web, org_id)
-        now = int(time.time()) if s.live_clock else 0
+        now = scorer.live_now()
         payload = score_payload(state, max(now, state.as_of))
         assessment = scorer.assessments.get(org_id)
         return web.json(level_view(assessment, payload, scorer.tables.profiles.get(org_id)))
@@ -90,6 +89,6 @@ def register_views(scorer: Scorer) -> None:
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
             return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
-        now = int(time.time()) if s.live_clock else 0
+        now = scorer.live_now()
         payload = enrich(scorer, score_payload(state, max(now, state.as_of)))
         return web.json(payload.model_dump(mode="json"))

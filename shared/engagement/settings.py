@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         description="move windows with the wall clock too (off: pure event time, for replays)",
     )
     clock_tick_seconds: float = Field(30.0, gt=0)
+    clock_offset_seconds: int = Field(
+        0, description="shift the live clock (demos, tests of what days of silence do)"
+    )
     max_future_seconds: int = Field(300, ge=0, description="event time tolerance into the future")
     max_event_bytes: int = Field(256 * 1024, ge=1024)
 
