@@ -78,8 +78,29 @@ class Topics:
     def monthly(self) -> str:
         return f"{self.prefix}.engagement.monthly"
 
+    @property
+    def level_changes(self) -> str:
+        return f"{self.prefix}.engagement.level-changes"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}.engagement.alerts"
+
+    @property
+    def benchmarks(self) -> str:
+        return f"{self.prefix}.engagement.benchmarks"
+
     def all(self) -> list[str]:
-        return [self.activity, self.profiles, self.dlq, self.scores, self.monthly]
+        return [
+            self.activity,
+            self.profiles,
+            self.dlq,
+            self.scores,
+            self.monthly,
+            self.level_changes,
+            self.alerts,
+            self.benchmarks,
+        ]
 
     def env(self) -> dict[str, str]:
         return {
@@ -88,6 +109,9 @@ class Topics:
             "ENGAGEMENT_DEAD_LETTER_TOPIC": self.dlq,
             "ENGAGEMENT_SCORES_TOPIC": self.scores,
             "ENGAGEMENT_MONTHLY_TOPIC": self.monthly,
+            "ENGAGEMENT_LEVEL_CHANGES_TOPIC": self.level_changes,
+            "ENGAGEMENT_ALERTS_TOPIC": self.alerts,
+            "ENGAGEMENT_BENCHMARKS_TOPIC": self.benchmarks,
         }
 
 
