@@ -11,9 +11,15 @@ from .app import Scorer, create_app
 
 
 def _ensure_topics(scorer: Scorer) -> None:
-    """Create missing input/output topics first: Faust does not create the external topics
-    it consumes, and a worker started before them would get no partitions."""
+    """Create missing topics first, and wait for their leaders.
+
+    Faust does not create the external topics it consumes (a worker started before them
+    would get no partitions), and the internal ones (changelogs, the peer topic) it creates
+    can still be missing from the cluster metadata when its partition assignor runs on a busy
+    machine: it then ignores them and never recovers. Created here, they are all there.
+    """
     s = scorer.settings
+    changelogs = [t.changelog_topic.get_topic_name() for t in scorer.app.tables.values()]
     names = [
         s.activity_topic,
         s.profiles_topic,
@@ -23,10 +29,11 @@ def _ensure_topics(scorer: Scorer) -> None:
         s.level_changes_topic,
         s.alerts_topic,
         s.benchmarks_topic,
+        scorer.peer_topic.get_topic_name(),
+        *changelogs,
     ]
-    asyncio.run(
-        ensure_topics(s.kafka_bootstrap, names, s.topic_partitions, compacted=[s.profiles_topic])
-    )
+    compacted = [s.profiles_topic, *changelogs]
+    asyncio.run(ensure_topics(s.kafka_bootstrap, names, s.topic_partitions, compacted=compacted))
 
 
 def main() -> None:

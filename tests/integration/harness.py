@@ -237,7 +237,7 @@ class Worker:
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as resp:
             return str(resp.read().decode())
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
