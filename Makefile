@@ -19,11 +19,12 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	run bench clean
+	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
-	@echo "         contract run bench clean"
+	@echo "         contract run bench clean prometheus-install rules-check dashboards"
+	@echo "         dashboards-check compose-check"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -78,3 +79,18 @@ clean:
 		echo "Kafka is running: run 'make kafka-down' first" >&2; exit 1; fi
 	rm -rf .kafka/data .kafka/kafka.out .kafka/format.out .kafka/mvn.out \
 		.kafka/server.properties .kafka/log4j.properties .kafka/kafka.pid
+
+prometheus-install:
+	bash scripts/prometheus.sh install
+
+rules-check:
+	bash scripts/prometheus.sh check
+
+dashboards: $(VENV)/bin/python
+	$(VENV)/bin/python -m deploy.dashboards
+
+dashboards-check: $(VENV)/bin/python
+	$(VENV)/bin/python -m deploy.dashboards --check
+
+compose-check: $(VENV)/bin/python
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

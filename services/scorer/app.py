@@ -151,6 +151,9 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         bad_input_log=RateLimitedLog(log),
     )
     setup_prometheus_sensors(app, registry=registry, name_prefix="engagement_faust")
+    from .org_metrics import for_scorer
+
+    registry.register(for_scorer(scorer, cap=s.org_metrics_cap))
 
     from .agents import register_agents
     from .views import register_views

@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     below_target_seconds: int = Field(14 * 86_400, ge=0)
     benchmark_min_group_size: int = Field(5, ge=1, description="k: smaller groups are hidden")
 
+    # --- metrics -------------------------------------------------------------------------------
+    org_metrics_cap: int = Field(
+        200,
+        ge=0,
+        description="organisations with their own Prometheus series (the rest only "
+        "in aggregates; engagement_org_series_capped says when the cap is hit)",
+    )
+
     # --- logging -------------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
