@@ -111,6 +111,7 @@ async def handle_activity(
         scorer.metrics.outputs.labels(topic=s.monthly_topic).inc()
         scorer.wall_closed[org_id] = max(scorer.wall_closed.get(org_id, -1), state.closed_through)
     scorer.dirty.add(org_id)
+    scorer.touched.add(org_id)
 
 
 async def handle_profile(
@@ -242,10 +243,15 @@ async def handle_peer_figures(scorer: Scorer, group: str, body: dict[str, Any]) 
         }
 
 
-async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
-    """Publish a score event for each org whose figures changed since the last one."""
+async def emit_scores(scorer: Scorer, orgs: set[str], *, at_wall_clock: bool = False) -> int:
+    """Publish a score event for each org whose figures changed since the last one.
+
+    Updates caused by events are reported at the organisation's event time, so a backfill
+    streams through the days it covers (level hysteresis and the 7-day score comparison need
+    that progression); the live clock's ticks report silent organisations at the wall clock.
+    """
     s = scorer.settings
-    now = scorer.live_now()
+    now = scorer.live_now() if at_wall_clock else 0
     sent = 0
     for org_id in sorted(orgs):
         state = scorer.registry.orgs.get(org_id)
@@ -310,7 +316,9 @@ def register_agents(scorer: Scorer) -> None:
             """A silent organisation's window moves on: re-evaluate every org we own, and
             publish the final figures of months the wall clock has closed."""
             if scorer.registry.ready:
-                scorer.dirty.update(scorer.registry.orgs)
+                silent = set(scorer.registry.orgs) - scorer.touched
+                scorer.touched = set()
+                await emit_scores(scorer, silent, at_wall_clock=True)
                 await close_months_by_wall_clock(scorer, scorer.live_now())
 
     @app.agent(scorer.scores_topic, concurrency=1, name="assess-scores")

@@ -51,7 +51,8 @@ class Scorer:
     registry: OrgRegistry
     metrics: ScorerMetrics
     bad_input_log: RateLimitedLog
-    dirty: set[str] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)  # orgs with changes to publish
+    touched: set[str] = field(default_factory=set)  # orgs with events since the last clock tick
     last_digest: dict[str, str] = field(default_factory=dict)
     wall_closed: dict[str, int] = field(default_factory=dict)  # org -> last month published
 
