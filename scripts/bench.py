@@ -409,6 +409,15 @@ async def latency_phase(
     report: Report,
     worker: Worker,
 ) -> None:
+    # Steady state first: after the throughput phase the second stage (levels, alerts,
+    # benchmarks from the score stream) may still be catching up on the same event loop.
+    settle_start = time.perf_counter()
+    while time.perf_counter() - settle_start < 180:
+        cpu_before = worker.cpu_seconds()
+        await asyncio.sleep(1.0)
+        if worker.cpu_seconds() - cpu_before < 0.15:
+            break
+    say(f"latency: worker idle after {time.perf_counter() - settle_start:.1f}s")
     org = f"{worker.topics.prefix}-latency-org"
     count = max(1, round(args.latency_rate * args.latency_seconds))
     sent = [0.0] * count
