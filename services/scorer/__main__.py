@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 from engagement.kafka_admin import ensure_topics
+from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
 from .app import Scorer, create_app
 
@@ -33,7 +34,12 @@ def _ensure_topics(scorer: Scorer) -> None:
         *changelogs,
     ]
     compacted = [s.profiles_topic, *changelogs]
-    asyncio.run(ensure_topics(s.kafka_bootstrap, names, s.topic_partitions, compacted=compacted))
+    security = aiokafka_kwargs(KafkaSecurity.from_settings(s))
+    asyncio.run(
+        ensure_topics(
+            s.kafka_bootstrap, names, s.topic_partitions, compacted=compacted, security=security
+        )
+    )
 
 
 def main() -> None:

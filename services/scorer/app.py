@@ -15,11 +15,13 @@ import structlog
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from engagement.kafka_security import KafkaSecurity, broker_credentials
 from engagement.logging import RateLimitedLog, configure_structlog, logging_config
 from engagement.settings import Settings
 
 from .assess import Assessments, Benchmarks
 from .metrics import ScorerMetrics
+from .security import ApiAuth, api_auth_middleware, settings_for_log
 from .state import OrgRegistry, StateTables, partition_of
 
 __all__ = ["Scorer", "create_app"]
@@ -106,16 +108,24 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="json",
-        processing_guarantee="at_least_once",
+        processing_guarantee="at_least_once",  # exactly_once fails: docs/reliability.md
+        broker_credentials=broker_credentials(KafkaSecurity.from_settings(s)),
+        web_application_options={"middlewares": [api_auth_middleware(ApiAuth.from_settings(s))]},
         producer_acks=-1,
         producer_linger=s.producer_linger_seconds,
         logging_config=logging_config(s.log_level, s.log_format),
         loghandlers=[],
     )
+
+    @app.task
+    async def log_settings() -> None:
+        log.info("worker settings", settings=settings_for_log(s))
+
     n = s.topic_partitions
     tables = StateTables(
-        # Keys are raw UTF-8 (the app's key serializer), so Faust's router places an org key
-        # exactly where Kafka's default partitioner places the org's input events.
+        # Keys are raw UTF-8 (the app's key serializer) and every table is co-partitioned with
+        # the input topics (murmur2 of the org id: ``partition_of``). The API routes requests to
+        # the owning worker by that partition (views.org_route), not with Faust's table_route.
         orgs=app.Table("orgs", partitions=n, key_type=str),
         accounts=app.Table("accounts", partitions=n, key_type=str),
         messages=app.Table("messages", partitions=n, key_type=str),

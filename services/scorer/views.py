@@ -6,14 +6,20 @@ partition, so any worker can be asked. Errors are JSON with an ``error`` field.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from yarl import URL
 
 from .agents import enrich
 from .app import Scorer
 from .assess import level_view
 from .publish import score_payload
+from .security import peer_headers
+from .state import partition_of
 
-__all__ = ["register_views"]
+__all__ = ["org_route", "register_views"]
 
 
 def _peer_urls(scorer: Scorer) -> list[str]:
@@ -26,8 +32,62 @@ def _peer_urls(scorer: Scorer) -> list[str]:
     return sorted({str(h).rstrip("/") for h in hosts} - {me})
 
 
+OrgHandler = Callable[[Any, Any, str], Awaitable[Any]]
+
+
+def _owner_url(scorer: Scorer, org_id: str) -> str | None:
+    """Web address of the worker holding the organisation's partition (None: unassigned).
+
+    Not Faust's ``table_route``: it hashes the JSON-serialised table key (``"org"`` with the
+    quotes), which Kafka's partitioner places on another partition than the organisation's
+    events, so with several workers it asks the wrong one for about half the organisations.
+    """
+    table = scorer.tables.orgs
+    topic = table.changelog_topic.get_topic_name()
+    partition = partition_of(org_id, scorer.settings.topic_partitions)
+    try:
+        hosts = scorer.app.router.table_metadata(table.name)
+    except Exception:
+        return None
+    for host, tps in hosts.items():
+        if partition in tps.get(topic, ()):
+            return str(host).rstrip("/")
+    return None
+
+
+def org_route(scorer: Scorer) -> Callable[[OrgHandler], OrgHandler]:
+    """Answer here when this worker owns the organisation, else ask the owner."""
+
+    def decorator(fun: OrgHandler) -> OrgHandler:
+        @functools.wraps(fun)
+        async def routed(view: Any, request: Any, org_id: str) -> Any:
+            owner = _owner_url(scorer, org_id)
+            if owner is None or owner == str(scorer.app.conf.canonical_url).rstrip("/"):
+                return await fun(view, request, org_id)
+            url = URL(owner).with_path(request.path).with_query(request.query)
+            try:
+                async with scorer.app.http_client.get(str(url), headers=request.headers) as resp:
+                    return view.text(
+                        await resp.text(), content_type=resp.content_type, status=resp.status
+                    )
+            except Exception as exc:  # the owner is gone (killed, mid-rebalance)
+                return view.json(
+                    {
+                        "error": "the owning worker did not answer",
+                        "worker": owner,
+                        "detail": str(exc),
+                    },
+                    status=503,
+                )
+
+        return routed
+
+    return decorator
+
+
 def register_views(scorer: Scorer) -> None:
     app = scorer.app
+    routed = org_route(scorer)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -46,7 +106,9 @@ def register_views(scorer: Scorer) -> None:
         if request.query.get("local") != "1":
             for url in _peer_urls(scorer):
                 try:
-                    async with app.http_client.get(f"{url}/orgs?local=1") as resp:
+                    async with app.http_client.get(
+                        f"{url}/orgs?local=1", headers=peer_headers(scorer.settings)
+                    ) as resp:
                         found.update((await resp.json())["orgs"])
                 except Exception as exc:  # a peer mid-restart must not break the listing
                     return web.json(
@@ -59,7 +121,7 @@ def register_views(scorer: Scorer) -> None:
         return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
 
     @app.page("/orgs/{org_id}/level")
-    @app.table_route(table=scorer.tables.orgs, match_info="org_id")
+    @routed
     async def org_level(web: Any, request: Any, org_id: str) -> Any:
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
@@ -70,7 +132,7 @@ def register_views(scorer: Scorer) -> None:
         return web.json(level_view(assessment, payload, scorer.tables.profiles.get(org_id)))
 
     @app.page("/orgs/{org_id}/alerts")
-    @app.table_route(table=scorer.tables.orgs, match_info="org_id")
+    @routed
     async def org_alerts(web: Any, request: Any, org_id: str) -> Any:
         if org_id not in scorer.registry.orgs:
             return _unknown(web, org_id)
@@ -84,7 +146,7 @@ def register_views(scorer: Scorer) -> None:
         return web.json({"groups": sorted(groups, key=lambda g: sorted(g["group"].items()))})
 
     @app.page("/orgs/{org_id}/score")
-    @app.table_route(table=scorer.tables.orgs, match_info="org_id")
+    @routed
     async def org_score(web: Any, request: Any, org_id: str) -> Any:
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:

@@ -8,7 +8,8 @@ partition count (the org profiles topic compacted), and wait for partition leade
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,15 +29,18 @@ async def ensure_topics(
     *,
     compacted: Collection[str] = (),
     wait_seconds: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create the missing topics (replication factor 1; `compacted` ones with
     ``cleanup.policy=compact``) and wait until every partition has a leader.
 
     Existing topics are left alone (a creation race with another client is fine). Returns the
-    names that were created.
+    names that were created. ``security``: ``engagement.kafka_security.aiokafka_kwargs(...)``.
     """
     wanted = list(dict.fromkeys(names))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **(security or {})
+    )
     await admin.start()
     created: list[str] = []
     try:

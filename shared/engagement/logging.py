@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
 __all__ = ["RateLimitedLog", "configure_logging", "configure_structlog", "logging_config"]
 
@@ -42,7 +43,10 @@ def logging_config(level: str = "info", fmt: str = "json") -> dict[str, Any]:
                 "foreign_pre_chain": _SHARED,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.dict_tracebacks,
+                    # frame locals can hold secrets (a client's auth settings) and raw events
+                    structlog.processors.ExceptionRenderer(
+                        ExceptionDictTransformer(show_locals=False)
+                    ),
                     _renderer(fmt),
                 ],
             }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain import COMPONENTS, AlertRules, ScoringRules
@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     benchmarks_topic: str = topics.BENCHMARKS_TOPIC
     topic_partitions: int = Field(4, ge=1, description="partitions of input topics and tables")
 
+    # --- Kafka security (engagement.kafka_security; docs/reliability.md) -------------------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) of the brokers' certificates (default: system CAs)"
+    )
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
+
     # --- worker --------------------------------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -59,6 +72,15 @@ class Settings(BaseSettings):
     )
     max_future_seconds: int = Field(300, ge=0, description="event time tolerance into the future")
     max_event_bytes: int = Field(256 * 1024, ge=1024)
+
+    # --- HTTP API ------------------------------------------------------------------------------
+    api_token: SecretStr | None = Field(
+        None, description="bearer token the API requires (unset: no authentication)"
+    )
+    api_open_paths: list[str] = Field(
+        default_factory=lambda: ["/health", "/ready"],
+        description="paths served without the token ('/x/' or '/x/*': everything under /x/)",
+    )
 
     # --- counting rules ----------------------------------------------------------------------
     window_days: int = Field(30, ge=1)

@@ -29,7 +29,7 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ValidationError
 
-from .fields import is_rfc3339
+from .fields import in_event_time_range, is_rfc3339
 from .models import (
     ACTIVITY_TYPES,
     ALL_TYPES,
@@ -341,6 +341,8 @@ def _decode(
     try:
         event_time = sdk_time.astimezone(UTC)
     except (OverflowError, ValueError):
+        _reject(DeadLetterReason.NOT_CLOUDEVENT, "attribute 'time' is out of range")
+    if not in_event_time_range(event_time):
         _reject(DeadLetterReason.NOT_CLOUDEVENT, "attribute 'time' is out of range")
     if now is not None and event_time > now + max_future:
         _reject(DeadLetterReason.FUTURE_TIME, f"time {event_time.isoformat()} is in the future")

@@ -78,12 +78,25 @@ def _only_rfc3339(value: Any) -> Any:
     raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2025-01-31T09:00:00Z")
 
 
+#: Instants the domain can place in any time zone's calendar (local dates of year 1 or 10000
+#: do not exist); producers' real events are far inside.
+MIN_EVENT_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EVENT_TIME: Final = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def in_event_time_range(value: datetime) -> bool:
+    return MIN_EVENT_TIME <= value < MAX_EVENT_TIME
+
+
 def _to_utc(value: datetime) -> datetime:
     """Normalise to UTC so comparisons and serialisation never depend on the producer's offset."""
     try:
-        return value.astimezone(UTC)
+        utc = value.astimezone(UTC)
     except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-01:00
         raise ValueError("date-time out of range") from exc
+    if not in_event_time_range(utc):
+        raise ValueError("date-time out of range (1970-01-01 to 9000-01-01)")
+    return utc
 
 
 @lru_cache(maxsize=1)

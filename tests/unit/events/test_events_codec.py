@@ -184,6 +184,26 @@ CASES = [
         DeadLetterReason.NOT_CLOUDEVENT,
         lambda r: r.binary(VISIT, VISIT_DATA, attrs={"time": "9999-12-31T23:59:59-01:00"}),
     ),
+    # event times the calendar cannot place in every time zone (year 1 west of UTC, year 9999)
+    _case(
+        DeadLetterReason.NOT_CLOUDEVENT,
+        lambda r: r.binary(VISIT, VISIT_DATA, attrs={"time": "0001-01-01T00:00:00Z"}),
+    ),
+    _case(
+        DeadLetterReason.NOT_CLOUDEVENT,
+        lambda r: r.binary(VISIT, VISIT_DATA, attrs={"time": "1969-12-31T23:59:59Z"}),
+    ),
+    _case(
+        DeadLetterReason.NOT_CLOUDEVENT,
+        lambda r: r.structured(VISIT, VISIT_DATA, attrs={"time": "0001-01-01T00:00:00+00:00"}),
+    ),
+    _case(
+        DeadLetterReason.INVALID_DATA,
+        lambda r: r.binary(
+            "intranet.account.created.v1",
+            {"org_id": "org-1", "account_id": "a", "activated_at": "0001-01-01T00:00:00Z"},
+        ),
+    ),
     _case(
         DeadLetterReason.NOT_CLOUDEVENT,
         lambda r: r.binary(VISIT, VISIT_DATA, attrs={"trace_id": "x"}),
