@@ -19,12 +19,13 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check
+	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
+	browser-install test-browser
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
 	@echo "         contract run bench clean prometheus-install rules-check dashboards"
-	@echo "         dashboards-check compose-check"
+	@echo "         dashboards-check compose-check browser-install test-browser"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -94,3 +95,10 @@ dashboards-check: $(VENV)/bin/python
 
 compose-check: $(VENV)/bin/python
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+# Debian's chromium for the UI tests (tests/browser; part of `make test`).
+browser-install:
+	bash scripts/browser.sh install
+
+test-browser: $(VENV)/bin/python
+	bash scripts/browser.sh test

@@ -167,8 +167,10 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
     registry.register(for_scorer(scorer, cap=s.org_metrics_cap))
 
     from .agents import register_agents
+    from .ui_views import register_ui
     from .views import register_views
 
     register_agents(scorer)
     register_views(scorer)
+    register_ui(scorer)
     return scorer

@@ -5,6 +5,10 @@ of history ending now, then (optionally) live events at `--rate` per second for
 `--live-minutes`. Ends with a one-line summary on stdout; logs go to stderr.
 
     python -m simulator --orgs 6 --days 30 --seed 42 --live-minutes 10 --rate 20
+    python -m simulator --orgs 6 --days 45 --scenario adoption-drop
+
+``--scenario NAME`` shapes the backfill with a named story (``simulator.scenarios``):
+adoption-drop, growth, onboarding-wave, community-vs-intranet.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from engagement.logging import configure_logging
 from engagement.settings import Settings
 
 from .producer import Producer, check_bootstrap, ensure_topics
+from .scenarios import SCENARIOS, apply_scenario
 from .traffic import (
     DEFAULT_EVENTS_PER_ACCOUNT_DAY,
     LiveTraffic,
@@ -109,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rate", type=_positive_float, default=20.0, help="live events per second (20)"
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default=None,
+        help="shape the history with a named story: "
+        + "; ".join(f"{name}: {s.summary}" for name, s in sorted(SCENARIOS.items())),
     )
     parser.add_argument("--duplicates", type=_fraction, default=0.0, help="fraction re-sent")
     parser.add_argument(
@@ -210,6 +222,8 @@ async def run(args: argparse.Namespace, settings: Settings, stats: Stats) -> Sim
         disorder=args.disorder,
         events_per_account_day=args.events_per_account_day,
     )
+    if args.scenario is not None:
+        simulated = apply_scenario(args.scenario, simulated)
     stats.generated = len(simulated.profiles) + len(simulated.activity)
     log.info(
         "generated",
@@ -261,7 +275,13 @@ async def _main(args: argparse.Namespace, settings: Settings, stats: Stats) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    scenario = SCENARIOS.get(args.scenario) if args.scenario else None
+    if scenario is not None and args.days < scenario.min_days:
+        parser.error(f"--scenario {scenario.name} needs --days {scenario.min_days} or more")
+    if scenario is not None and args.orgs < scenario.min_orgs:
+        parser.error(f"--scenario {scenario.name} needs --orgs {scenario.min_orgs} or more")
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if not args.no_produce:
