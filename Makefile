@@ -20,12 +20,12 @@ endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
 	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
-	browser-install test-browser
+	browser-install test-browser soak
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
 	@echo "         contract run bench clean prometheus-install rules-check dashboards"
-	@echo "         dashboards-check compose-check browser-install test-browser"
+	@echo "         dashboards-check compose-check browser-install test-browser soak"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -49,7 +49,7 @@ kafka-status:
 	$(KAFKA) status
 
 # Starts Kafka, runs the whole suite (or PYTEST_ARGS), always stops Kafka, keeps pytest's exit code.
-test: install
+test: install browser-install
 	@trap '$(KAFKA) stop' EXIT; \
 	$(KAFKA) start || exit $$?; \
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP) ENGAGEMENT_KAFKA_BOOTSTRAP=$(KAFKA_BOOTSTRAP) \
@@ -73,6 +73,11 @@ run: $(VENV)/bin/python
 
 bench: $(VENV)/bin/python
 	bash scripts/bench.sh
+
+# Long run over event time: does tracked state level off as days leave the window?
+SOAK_ARGS ?=
+soak: $(VENV)/bin/python
+	BENCH_PY=scripts/soak.py bash scripts/bench.sh $(SOAK_ARGS)
 
 # Removes broker data and generated config, keeps the downloaded jars (.kafka/libs).
 clean:

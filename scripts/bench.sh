@@ -4,6 +4,7 @@
 # Starts the local Kafka broker when it is not running (and stops it at the end only in that
 # case), then runs scripts/bench.py. Extra arguments (or BENCH_ARGS) go to bench.py, e.g.
 #   bash scripts/bench.sh --events 50000 --accounts 100000 --stores rocksdb
+# BENCH_PY picks another script run the same way (`make soak`: scripts/soak.py).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,4 +34,4 @@ fi
 
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:${KAFKA_PORT:-9092}"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
-"$PY" scripts/bench.py ${BENCH_ARGS:-} "$@"
+"$PY" "${BENCH_PY:-scripts/bench.py}" ${BENCH_ARGS:-} "$@"

@@ -158,8 +158,21 @@ try:
 except Exception as exc:  # the worker may be rebalancing
     orgs = None
     lines.append(f"scorer not answering yet: {exc}")
+
+def alerts_of(org):
+    try:
+        firing = get(f"/orgs/{urllib.parse.quote(org, safe='')}/alerts").get("firing") or []
+    except Exception:
+        return "?"
+    names = sorted({a.get("alert", "?") + (f":{a['component']}" if a.get("component") else "")
+                    for a in firing})
+    return ", ".join(names) if names else "-"
+
+
+levels_seen = set()
 if orgs is not None:
-    header = ["org".ljust(14), *(n[:10].rjust(10) for n in NAMES), "score".rjust(6), "  level"]
+    header = ["org".ljust(14), *(n[:10].rjust(10) for n in NAMES), "score".rjust(6)]
+    header += ["  level".ljust(14), "target".ljust(12), "alerts"]
     lines.append(" ".join(header))
     for org in orgs:
         try:
@@ -171,10 +184,18 @@ if orgs is not None:
         values = [(components.get(n) or {}).get("value") for n in NAMES]
         row = [org[:14].ljust(14), *(num(v).rjust(10) for v in values)]
         level = score.get("operating_level") or "-"
-        row += [num(score.get("engagement_score")).rjust(6), f"  {level}"]
+        levels_seen.add(level)
+        target = score.get("target_level") or "-"
+        mark = "=" if level == target else ("<" if level != "-" else " ")
+        row += [num(score.get("engagement_score")).rjust(6), f"  {level}".ljust(14)]
+        row += [f"{mark} {target}".ljust(12), alerts_of(org)]
         lines.append(" ".join(row))
     if not orgs:
         lines.append("(no organisations yet)")
+    else:
+        known = sorted(levels_seen - {"-"})
+        lines += ["", f"levels on screen: {len(known)} of 4 ({', '.join(known) or 'none yet'})"]
+    lines.append(f"organisation pages: {api}/ui/")
 if clear:
     sys.stdout.write("\033[H\033[2J")
 print("\n".join(lines), flush=True)

@@ -351,8 +351,7 @@ def register_agents(scorer: Scorer) -> None:
         scorer.last_digest.clear()
         scorer.dirty.update(scorer.registry.orgs)
         scorer.metrics.recovery_seconds.set(scorer.registry.last_rebuild_seconds)
-        scorer.metrics.tracked_orgs.set(len(scorer.registry.orgs))
-        scorer.metrics.tracked_accounts.set(scorer.registry.tracked_accounts())
+        scorer.metrics.set_tracked(scorer.registry)
         log.info(
             "state rebuilt",
             organisations=len(scorer.registry.orgs),
@@ -362,5 +361,4 @@ def register_agents(scorer: Scorer) -> None:
 
     @app.timer(interval=10.0)
     async def state_gauges() -> None:
-        scorer.metrics.tracked_orgs.set(len(scorer.registry.orgs))
-        scorer.metrics.tracked_accounts.set(scorer.registry.tracked_accounts())
+        scorer.metrics.set_tracked(scorer.registry)

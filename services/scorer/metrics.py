@@ -6,9 +6,12 @@ Created once per process in ``ScorerMetrics`` so tests can use a private registr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+if TYPE_CHECKING:
+    from .state import OrgRegistry
 
 __all__ = ["ScorerMetrics"]
 
@@ -54,6 +57,16 @@ class ScorerMetrics:
             "Accounts held in state on this worker (existing, plus deletion tombstones).",
             registry=registry,
         )
+        self.tracked_messages = Gauge(
+            "engagement_tracked_messages",
+            "Channel messages held in state on this worker (inside a window or an open month).",
+            registry=registry,
+        )
+        self.tracked_reads = Gauge(
+            "engagement_tracked_reads",
+            "Distinct (message, reader) reads held in state on this worker.",
+            registry=registry,
+        )
         self.tracked_orgs = Gauge(
             "engagement_tracked_organisations",
             "Organisations whose partitions this worker owns.",
@@ -65,6 +78,13 @@ class ScorerMetrics:
             "Seconds the last rebuild of in-memory state from the tables took.",
             registry=registry,
         )
+
+    def set_tracked(self, registry: OrgRegistry) -> None:
+        """Refresh the state-size gauges from an ``OrgRegistry``."""
+        self.tracked_orgs.set(len(registry.orgs))
+        self.tracked_accounts.set(registry.tracked_accounts())
+        self.tracked_messages.set(registry.tracked_messages())
+        self.tracked_reads.set(registry.tracked_reads())
 
     def processed(self, event_type: str) -> Any:
         """The per-type child of ``events_processed`` (cached: ``labels()`` is per event)."""

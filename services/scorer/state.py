@@ -98,6 +98,12 @@ class OrgRegistry:
     def tracked_accounts(self) -> int:
         return sum(s.tracked_accounts() for s in self.orgs.values())
 
+    def tracked_messages(self) -> int:
+        return sum(s.tracked_messages() for s in self.orgs.values())
+
+    def tracked_reads(self) -> int:
+        return sum(s.tracked_reads() for s in self.orgs.values())
+
     def rebuild(self, owns: Callable[[str], bool]) -> None:
         """Rebuild the states of the organisations this worker owns from the tables."""
         started = time.perf_counter()

@@ -147,6 +147,15 @@ class OrgState:
     def tracked_accounts(self) -> int:
         return len(self.accounts)
 
+    def tracked_messages(self) -> int:
+        """Channel messages held: only those a window or an open month can still count."""
+        return len(self.messages)
+
+    def tracked_reads(self) -> int:
+        """(message, reader) pairs held, including reads of messages not seen yet."""
+        held = sum(len(m.readers) for m in self.messages.values())
+        return held + sum(len(readers) for readers in self.pending_reads.values())
+
     def months_due(self, as_of: int) -> list[int]:
         """Months not yet closed whose end plus grace lies before ``as_of``."""
         if self.first_month < 0:

@@ -206,3 +206,39 @@ def test_engagement_score_is_weighted_mean_of_components_with_a_value() -> None:
     state.apply(act(K.VISIT, "b", "2026-03-02T10:00:00"))
     # reach 50, visit 100 -> (3*50 + 1*100) / 4
     assert state.figures().score == 62.5
+
+
+class TestBoundedState:
+    def test_messages_and_reads_leave_state_once_no_window_or_open_month_needs_them(self) -> None:
+        state = run(
+            act(
+                K.CONTENT_PUBLISHED,
+                "a",
+                "2026-03-02T10:00:00",
+                content_id="m1",
+                content_type="message",
+            ),
+            act(
+                K.CONTENT_VIEWED,
+                "b",
+                "2026-03-02T11:00:00",
+                content_id="m1",
+                content_type="message",
+            ),
+            # a read of a message not seen (yet): held as pending
+            act(
+                K.CONTENT_VIEWED,
+                "b",
+                "2026-03-02T12:00:00",
+                content_id="m9",
+                content_type="message",
+            ),
+        )
+        assert (state.tracked_messages(), state.tracked_reads()) == (1, 2)
+        # 10 days on: still inside the window
+        state.apply(act(K.VISIT, "a", "2026-03-12T10:00:00"))
+        assert (state.tracked_messages(), state.tracked_reads()) == (1, 2)
+        # past the window and March closed: forgotten, accounts kept
+        state.apply(act(K.VISIT, "a", "2026-05-10T10:00:00"))
+        assert (state.tracked_messages(), state.tracked_reads()) == (0, 0)
+        assert state.tracked_accounts() == 2

@@ -132,3 +132,29 @@ def test_topics_only_creates_topics_and_produces_nothing(
     assert ensured == [[settings.activity_topic, settings.profiles_topic]]
     assert FakeProducer.sent == []
     assert "ready" in capsys.readouterr().out
+
+
+def test_scenario_needs_enough_history_and_organisations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as short:
+        cli.main(["--scenario", "adoption-drop", "--days", "10", "--no-produce"])
+    assert short.value.code == 2
+    assert "--days 40" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as few:
+        cli.main(["--scenario", "growth", "--orgs", "2", "--days", "30", "--no-produce"])
+    assert few.value.code == 2
+    assert "--orgs 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--scenario", "no-such-story"])
+
+
+def test_scenario_shapes_the_written_history(tmp_path: Path) -> None:
+    base = ["--orgs", "2", "--days", "3", "--seed", "9", "--end", END.isoformat(), "--no-produce"]
+    plain, twins = tmp_path / "plain.jsonl", tmp_path / "twins.jsonl"
+    assert cli.main([*base, "--jsonl-out", str(plain)]) == 0
+    assert cli.main([*base, "--scenario", "community-vs-intranet", "--jsonl-out", str(twins)]) == 0
+    plain_orgs = {r.key for r in read_jsonl(plain)}
+    twin_orgs = {r.key for r in read_jsonl(twins)}
+    assert plain_orgs < twin_orgs  # the twins are added, the originals kept
+    assert len(read_jsonl(cli.profiles_path(twins))) > len(read_jsonl(cli.profiles_path(plain)))
