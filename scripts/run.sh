@@ -186,7 +186,12 @@ if orgs is not None:
         level = score.get("operating_level") or "-"
         levels_seen.add(level)
         target = score.get("target_level") or "-"
-        mark = "=" if level == target else ("<" if level != "-" else " ")
+        order = ("initiation", "informing", "engaging", "co_creating")
+        if level in order and target in order:
+            mark = "=<>"[(order.index(level) > order.index(target)) * 2
+                         or (order.index(level) < order.index(target))]
+        else:
+            mark = " "
         row += [num(score.get("engagement_score")).rjust(6), f"  {level}".ljust(14)]
         row += [f"{mark} {target}".ljust(12), alerts_of(org)]
         lines.append(" ".join(row))

@@ -9,10 +9,11 @@ and its resident memory (``/proc``), and prints one row per step.
 Verdict, checked on the samples (printed, and the exit status is 1 when a check fails):
 
 - messages and reads held: after the first 30-day window and the open month are full (event
-  day ``--settle-days``, default 65), the largest sample is at most ``--tolerance`` (25 %)
-  above the sample taken at that day: state follows the window, not the history's length.
-  Without pruning they would grow in proportion to the days streamed (about x2.3 from day 65
-  to day 150 by default).
+  day ``--settle-days``, default 65), their growth up to the largest later sample is at most
+  ``--tolerance`` (0.35) times the growth of the history streamed over the same span. State
+  that is never pruned grows like the history (ratio about 1: the records streamed almost
+  triple from day 65 to day 150 by default); state that follows the window only moves with
+  the population (the simulated organisations keep onboarding accounts) and its activity.
 - resident memory: over the same span it grows by at most ``--rss-tolerance`` (25 %).
 
 Needs the local Kafka (``make soak`` starts it when it is not running; extra arguments:
@@ -63,10 +64,11 @@ def say(text: str) -> None:
 
 
 def event_time(record: KafkaRecord) -> datetime:
-    for name, value in record.headers:
-        if name == "ce_time":
-            return datetime.fromisoformat(value.decode().replace("Z", "+00:00"))
-    raise ValueError("simulated records are binary-mode CloudEvents with a ce_time header")
+    """The CloudEvent's time: a ``ce_time`` header (binary mode) or ``time`` (structured)."""
+    text = next((v.decode() for n, v in record.headers if n == "ce_time"), None)
+    if text is None:
+        text = json.loads(record.value)["time"]
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def steps(
@@ -111,29 +113,40 @@ async def sample(worker: Worker, session: aiohttp.ClientSession) -> dict[str, fl
 
 
 def verdict(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Compare how much state grew after ``--settle-days`` with how much history was streamed.
+
+    Unbounded state grows like the history (ratio about 1); state that follows the window only
+    moves with the population and its activity (the simulator's organisations keep onboarding
+    accounts, so some growth is expected). The check: state growth / history growth at most
+    ``--tolerance``; memory growth at most ``--rss-tolerance``.
+    """
     settled = [r for r in rows if r["day"] >= args.settle_days]
     if len(settled) < 2:
         return {"ok": False, "reason": f"fewer than 2 samples after day {args.settle_days}"}
-    base, rest = settled[0], settled[1:]
+    base, last = settled[0], settled[-1]
+    history_growth = last["records"] / base["records"] - 1
     checks: dict[str, Any] = {}
-    for key, tolerance in (
-        ("messages", args.tolerance),
-        ("reads", args.tolerance),
-        ("rss_mib", args.rss_tolerance),
-    ):
-        peak = max(r[key] for r in rest)
+    for key in ("messages", "reads", "rss_mib"):
+        peak = max(r[key] for r in settled[1:])
         growth = peak / base[key] - 1 if base[key] else float("inf")
-        checks[key] = {
+        check: dict[str, Any] = {
             "at_settle": base[key],
             "peak_after": peak,
             "growth": round(growth, 4),
-            "tolerance": tolerance,
-            "ok": growth <= tolerance,
         }
-    first = rows[0]
-    for key in ("messages", "reads"):
-        # what unbounded state would have reached: grown like the history's length
-        checks[key]["if_unbounded"] = round(first[key] * rows[-1]["day"] / first["day"])
+        if key == "rss_mib":
+            check.update(tolerance=args.rss_tolerance, ok=growth <= args.rss_tolerance)
+        else:
+            ratio = growth / history_growth if history_growth > 0 else float("inf")
+            check.update(
+                history_growth=round(history_growth, 4),
+                ratio_to_history=round(ratio, 4),
+                tolerance=args.tolerance,
+                ok=ratio <= args.tolerance,
+                per_account_at_settle=round(base[key] / base["accounts"], 3),
+                per_account_at_end=round(last[key] / last["accounts"], 3),
+            )
+        checks[key] = check
     return {"ok": all(c["ok"] for c in checks.values()), "from_day": base["day"], **checks}
 
 
@@ -191,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step-days", type=int, default=10)
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--settle-days", type=int, default=65)
-    p.add_argument("--tolerance", type=float, default=0.25)
+    p.add_argument("--tolerance", type=float, default=0.35)
     p.add_argument("--rss-tolerance", type=float, default=0.25)
     p.add_argument("--step-timeout", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=REPO / "artifacts" / "soak.json")
@@ -212,10 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("messages", "reads", "rss_mib"):
         if key in v:
             c = v[key]
+            detail = (
+                f", {c['ratio_to_history']:.2f} of the history's {c['history_growth']:+.0%}"
+                f" (tolerance {c['tolerance']:.2f}); per account "
+                f"{c['per_account_at_settle']} -> {c['per_account_at_end']}"
+                if "ratio_to_history" in c
+                else f" (tolerance {c['tolerance']:+.0%})"
+            )
             say(
                 f"{key}: {c['at_settle']:.0f} at day {v['from_day']}, peak after "
-                f"{c['peak_after']:.0f} ({c['growth']:+.1%}, tolerance {c['tolerance']:.0%})"
-                + (f"; unbounded would be ~{c['if_unbounded']}" if "if_unbounded" in c else "")
+                f"{c['peak_after']:.0f} ({c['growth']:+.1%}{detail})"
             )
     say(f"{'LEVELS OFF' if v['ok'] else 'DOES NOT LEVEL OFF'} ({result['seconds']} s, {args.out})")
     return 0 if v["ok"] else 1

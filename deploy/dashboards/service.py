@@ -176,7 +176,7 @@ def build() -> model.Dashboard:
         )
     )
 
-    d = d.with_row(dash.Row("Latency and recovery"))
+    d = d.with_row(dash.Row("Latency, recovery and state"))
     d = d.with_panel(
         _series(
             "p99 latencies",
@@ -193,6 +193,26 @@ def build() -> model.Dashboard:
             "Seconds the last rebuild of the in-memory state from the tables took, per worker.",
             "s",
             (f"max by (instance) (engagement_state_recovery_seconds{{{INST}}})", "{{instance}}"),
+        )
+    )
+    d = d.with_panel(
+        _series(
+            "State held",
+            "Accounts, channel messages and reads in the state of the selected workers. "
+            "Messages and reads leave it with the window: with a steady population they level "
+            "off instead of growing with time.",
+            "short",
+            (f"sum(engagement_tracked_accounts{{{INST}}})", "accounts"),
+            (f"sum(engagement_tracked_messages{{{INST}}})", "messages"),
+            (f"sum(engagement_tracked_reads{{{INST}}})", "reads"),
+        )
+    )
+    d = d.with_panel(
+        _series(
+            "Resident memory",
+            "Resident set size of each worker process.",
+            "bytes",
+            (f"max by (instance) (process_resident_memory_bytes{{{INST}}})", "{{instance}}"),
         )
     )
     return number_panels(d.build())

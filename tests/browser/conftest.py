@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..integration.harness import REPO, Topics, Worker, create_topics, require_broker, unique_prefix
+from ..integration.conftest import created_topics, topics, workers
+from ..integration.harness import REPO
+
+# the integration tests' fixtures: a unique topic set, and workers killed at the end
+__all__ = ["created_topics", "topics", "workers"]
 
 CHROMIUM = os.environ.get("ENGAGEMENT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,27 +51,6 @@ def require_browser() -> None:
             "`scripts/browser.sh install`",
             pytrace=False,
         )
-
-
-@pytest.fixture
-def topics() -> Topics:
-    require_broker()
-    return Topics(unique_prefix())
-
-
-@pytest.fixture
-async def created_topics(topics: Topics) -> Topics:
-    await create_topics(topics.all())
-    return topics
-
-
-@pytest.fixture
-def workers(tmp_path: Path, topics: Topics) -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.kill()
-        print(f"--- {worker.log_path} ---\n{worker.tail(15)}")
 
 
 @pytest.fixture

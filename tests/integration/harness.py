@@ -115,8 +115,10 @@ class Topics:
         }
 
 
-async def create_topics(names: Iterable[str], partitions: int = PARTITIONS) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+async def create_topics(
+    names: Iterable[str], partitions: int = PARTITIONS, *, bootstrap: str = BOOTSTRAP
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         for name in names:
@@ -128,8 +130,8 @@ async def create_topics(names: Iterable[str], partitions: int = PARTITIONS) -> N
         await admin.close()
 
 
-async def produce(topic: str, records: Iterable[KafkaRecord]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=5)
+async def produce(topic: str, records: Iterable[KafkaRecord], *, bootstrap: str = BOOTSTRAP) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     n = 0
     try:

@@ -33,9 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -60,7 +58,16 @@ from scorer.batch import recompute, timezones_from
 from scorer.publish import figures_digest, score_record
 from simulator.traffic import generate
 
-from .harness import BOOTSTRAP, REPO, Topics, Worker, unique_prefix, wait_until
+from .harness import (
+    BOOTSTRAP,
+    REPO,
+    Topics,
+    Worker,
+    create_topics,
+    produce,
+    unique_prefix,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -75,35 +82,6 @@ FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1
 # ------------------------------------------------------------------------------------------------
 # Kafka helpers that take the bootstrap address (the outage test has its own broker)
 # ------------------------------------------------------------------------------------------------
-
-
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 4) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        for name in names:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(name, num_partitions=partitions, replication_factor=1)]
-                )
-    finally:
-        await admin.close()
-
-
-async def produce(bootstrap: str, topic: str, records: Iterable[KafkaRecord]) -> int:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=1_000_000
-    )
-    await producer.start()
-    n = 0
-    try:
-        for r in records:
-            await producer.send(topic, key=r.key, value=r.value, headers=r.headers)
-            n += 1
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return n
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
@@ -319,7 +297,7 @@ async def test_scale_out_and_failover_after_sigkill(workers: list[Worker], tmp_p
     log = FAILOVER_LOG
     expected = batch_figures(log.activity, log.profiles)
     topics = Topics(unique_prefix())
-    await create_topics(BOOTSTRAP, topics.all())
+    await create_topics(topics.all(), bootstrap=BOOTSTRAP)
     env = {"ENGAGEMENT_STANDBY_REPLICAS": "1", **FAST_FAILOVER}
     app_id = "fo-" + topics.prefix
     first = Worker(app_id, topics, tmp_path, extra_env=env).start()
@@ -330,9 +308,9 @@ async def test_scale_out_and_failover_after_sigkill(workers: list[Worker], tmp_p
     second.wait_ready()
     first.wait_ready()
 
-    await produce(BOOTSTRAP, topics.profiles, log.profiles)
+    await produce(topics.profiles, log.profiles, bootstrap=BOOTSTRAP)
     wait_until(lambda: profiles_applied(first, second) >= len(log.profiles), what="profiles")
-    await produce(BOOTSTRAP, topics.activity, log.activity)
+    await produce(topics.activity, log.activity, bootstrap=BOOTSTRAP)
     total = len(log.activity)
     # scale-out: both workers consume; kill one mid-stream
     wait_until(
@@ -397,14 +375,14 @@ async def test_every_worker_answers_for_every_org(workers: list[Worker], tmp_pat
     log = ROUTING_LOG
     expected = batch_figures(log.activity, log.profiles)
     topics = Topics(unique_prefix())
-    await create_topics(BOOTSTRAP, topics.all())
+    await create_topics(topics.all(), bootstrap=BOOTSTRAP)
     app_id = "route-" + topics.prefix
     pair = [Worker(app_id, topics, tmp_path).start(), Worker(app_id, topics, tmp_path).start()]
     workers.extend(pair)
     for w in (*pair, *pair):
         w.wait_ready()
-    await produce(BOOTSTRAP, topics.profiles, log.profiles)
-    await produce(BOOTSTRAP, topics.activity, log.activity)
+    await produce(topics.profiles, log.profiles, bootstrap=BOOTSTRAP)
+    await produce(topics.activity, log.activity, bootstrap=BOOTSTRAP)
     wait_until(
         lambda: sum(processed(w) for w in pair) >= len(log.activity), timeout=90, what="consumed"
     )
@@ -487,7 +465,7 @@ async def test_worker_rides_out_a_30s_broker_outage(
     expected = batch_figures(log.activity, log.profiles)
     bootstrap = own_kafka.bootstrap
     topics = Topics(unique_prefix())
-    await create_topics(bootstrap, topics.all())
+    await create_topics(topics.all(), bootstrap=bootstrap)
     worker = Worker(
         "outage-" + topics.prefix,
         topics,
@@ -496,12 +474,12 @@ async def test_worker_rides_out_a_30s_broker_outage(
     ).start()
     workers.append(worker)
     worker.wait_ready()
-    await produce(bootstrap, topics.profiles, log.profiles)
+    await produce(topics.profiles, log.profiles, bootstrap=bootstrap)
     wait_until(lambda: profiles_applied(worker) >= len(log.profiles), what="profiles")
 
     # part of the log before the outage, the rest only after it: mid-stream by construction
     cut = int(len(log.activity) * 0.6)
-    await produce(bootstrap, topics.activity, log.activity[:cut])
+    await produce(topics.activity, log.activity[:cut], bootstrap=bootstrap)
     wait_until(lambda: processed(worker) >= 0.3 * cut, timeout=120, what="30% consumed")
     stop_seconds = own_kafka.stop()
     down_at = time.monotonic()
@@ -516,7 +494,7 @@ async def test_worker_rides_out_a_30s_broker_outage(
     up_at = time.monotonic()
     say(f"broker down {up_at - down_at:.1f} s, back after {start_seconds:.1f} s start-up")
 
-    await produce(bootstrap, topics.activity, log.activity[cut:])
+    await produce(topics.activity, log.activity[cut:], bootstrap=bootstrap)
     wait_until(lambda: processed(worker) >= len(log.activity), timeout=150, what="all consumed")
     assert_api_equals(worker, expected)
     say(f"figures = batch {time.monotonic() - up_at:.1f} s after the broker came back")
@@ -783,13 +761,13 @@ async def test_bad_input_at_volume_is_counted_exactly(
     assert len(reasons) >= 6  # the fuzzing reaches most rejection reasons
     assert len(accepted) > len(VALID) * 0.9
 
-    await create_topics(BOOTSTRAP, topics.all())
+    await create_topics(topics.all(), bootstrap=BOOTSTRAP)
     worker = Worker("fuzz-" + topics.prefix, topics, tmp_path).start()
     workers.append(worker)
     worker.wait_ready()
-    await produce(BOOTSTRAP, topics.profiles, FUZZ_LOG.profiles)
+    await produce(topics.profiles, FUZZ_LOG.profiles, bootstrap=BOOTSTRAP)
     wait_until(lambda: profiles_applied(worker) >= len(FUZZ_LOG.profiles), what="profiles")
-    await produce(BOOTSTRAP, topics.activity, mixed)
+    await produce(topics.activity, mixed, bootstrap=BOOTSTRAP)
 
     wait_until(lambda: processed(worker) >= len(mixed), timeout=150, what="every record")
     assert alive(worker), f"the worker stopped:\n{worker.tail()}"

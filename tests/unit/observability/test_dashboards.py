@@ -9,7 +9,7 @@ import promql_parser
 import pytest
 import yaml
 from faust.sensors.prometheus import FaustMetrics
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from deploy.dashboards import BUILDERS, OUT_DIR, render_all
 from deploy.dashboards import promql as q
@@ -35,6 +35,7 @@ def _exported_names() -> set[str]:
     ScorerMetrics(registry)
     FaustMetrics.create(registry, "engagement_faust")
     registry.register(OrgMetricsCollector(dict, cap=1))
+    ProcessCollector(registry=registry)  # the worker serves the default registry, which has it
     suffixes = {
         "counter": ["_total"],
         "histogram": ["_bucket", "_count", "_sum"],
