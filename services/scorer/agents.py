@@ -24,6 +24,7 @@ from engagement.events import (
     decode_output,
 )
 from engagement.ingest import to_activity
+from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
 from .app import Scorer
 from .assess import (
@@ -34,6 +35,7 @@ from .assess import (
     level_changed_record,
     values_of,
 )
+from .profiles import read_profiles, timezones_of
 from .publish import figures_digest, month_closed, score_payload, score_record
 from .state import partition_of
 
@@ -287,6 +289,35 @@ async def close_months_by_wall_clock(scorer: Scorer, now: int) -> int:
     return sent
 
 
+async def read_profiles_ahead(scorer: Scorer) -> None:
+    """Learn the time zones of the owned organisations before their activity (why:
+    ``scorer.profiles``). Runs while Faust still holds the input partitions paused."""
+    s = scorer.settings
+    if s.profile_read_ahead_seconds <= 0:
+        return
+    topic = s.profiles_topic
+    actives = scorer.app.assignor.assigned_actives()
+    partitions = [tp.partition for tp in actives if tp.topic == topic]
+    try:
+        snapshot = await read_profiles(
+            s.kafka_bootstrap,
+            topic,
+            partitions,
+            within=s.profile_read_ahead_seconds,
+            security=aiokafka_kwargs(KafkaSecurity.from_settings(s)),
+        )
+    except Exception as exc:  # never fatal: the profiles agent still applies every profile
+        log.warning("profiles not read ahead", error=repr(exc))
+        return
+    scorer.registry.known_timezones = timezones_of(snapshot)
+    (log.info if snapshot.complete else log.warning)(
+        "profiles read ahead" if snapshot.complete else "profiles read ahead in part (time up)",
+        partitions=sorted(partitions),
+        organisations=len(scorer.registry.known_timezones),
+        seconds=round(snapshot.seconds, 3),
+    )
+
+
 def register_agents(scorer: Scorer) -> None:
     app, s = scorer.app, scorer.settings
 
@@ -347,6 +378,7 @@ def register_agents(scorer: Scorer) -> None:
 
     @scorer.tables.orgs.on_recover
     async def rebuild_state() -> None:
+        await read_profiles_ahead(scorer)
         scorer.registry.rebuild(scorer.owns)
         scorer.last_digest.clear()
         scorer.dirty.update(scorer.registry.orgs)

@@ -60,6 +60,9 @@ class OrgRegistry:
         self.rules = rules
         self.tables = tables
         self.orgs: dict[str, OrgState] = {}
+        #: time zones read ahead from the profiles topic (scorer.profiles), for organisations
+        #: whose profile the profiles agent has not applied yet
+        self.known_timezones: dict[str, str] = {}
         self.ready = False
         self.last_rebuild_seconds = 0.0
 
@@ -67,7 +70,7 @@ class OrgRegistry:
         profile = self.tables.profiles.get(org_id)
         if isinstance(profile, dict):
             return str(profile.get("timezone") or DEFAULT_TIMEZONE)
-        return DEFAULT_TIMEZONE
+        return self.known_timezones.get(org_id, DEFAULT_TIMEZONE)
 
     def state_for(self, org_id: str) -> OrgState:
         state = self.orgs.get(org_id)

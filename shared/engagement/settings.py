@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="move windows with the wall clock too (off: pure event time, for replays)",
     )
     clock_tick_seconds: float = Field(30.0, gt=0)
+    profile_read_ahead_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="after a rebalance, read the owned profiles before any activity for at "
+        "most this long (0: off); see scorer.profiles",
+    )
     clock_offset_seconds: int = Field(
         0, description="shift the live clock (demos, tests of what days of silence do)"
     )

@@ -3,7 +3,8 @@
 A generated log of 30 organisations over 45 days, with duplicates and disorder, is streamed
 through a real worker on the real broker; the API's figures must equal the batch
 recomputation's (same log, same domain core) at the reported as_of. A second run kills the
-worker with SIGKILL mid-stream and restarts it: the figures must still be equal.
+worker with SIGKILL mid-stream and restarts it: the figures must still be equal. A third
+starts a worker on a backlog of both topics: it must read the profiles first.
 """
 
 from __future__ import annotations
@@ -142,3 +143,24 @@ async def test_stream_equals_batch_after_sigkill_mid_stream(
     worker.start()
     worker.wait_ready(timeout=180)
     assert_same_as_batch(worker, exact_moment=False)
+
+
+async def test_cold_start_on_a_backlog_reads_the_profiles_first(
+    workers: list[Worker], tmp_path: Path
+) -> None:
+    """A worker that starts on a backlog of both topics (the activity even produced before
+    the profiles) applies every event in its organisation's time zone: it reads the profiles
+    of its partitions before any activity (scorer.profiles)."""
+    topics = Topics(unique_prefix())
+    await create_topics(topics.all())
+    await produce(topics.activity, LOG.activity)
+    await produce(topics.profiles, LOG.profiles)
+    worker = Worker("cold-" + topics.prefix, topics, tmp_path).start()
+    workers.append(worker)
+    worker.wait_ready(timeout=180)
+    wait_until(lambda: processed(worker) >= len(LOG.activity), timeout=300, what="all consumed")
+    assert processed(worker) == len(LOG.activity)
+    log_text = worker.log_path.read_text(errors="replace")
+    assert "profiles read ahead" in log_text
+    assert "timezone changed" not in log_text
+    assert_same_as_batch(worker)
