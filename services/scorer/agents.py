@@ -265,6 +265,7 @@ async def emit_scores(scorer: Scorer, orgs: set[str], *, at_wall_clock: bool = F
             continue
         await _send(scorer.scores_topic, score_record(payload, s.output_source, digest))
         scorer.last_digest[org_id] = digest
+        scorer.last_published[org_id] = payload
         scorer.metrics.outputs.labels(topic=s.scores_topic).inc()
         sent += 1
     return sent
@@ -381,6 +382,7 @@ def register_agents(scorer: Scorer) -> None:
         await read_profiles_ahead(scorer)
         scorer.registry.rebuild(scorer.owns)
         scorer.last_digest.clear()
+        scorer.last_published.clear()
         scorer.dirty.update(scorer.registry.orgs)
         scorer.metrics.recovery_seconds.set(scorer.registry.last_rebuild_seconds)
         scorer.metrics.set_tracked(scorer.registry)

@@ -56,6 +56,7 @@ class Scorer:
     dirty: set[str] = field(default_factory=set)  # orgs with changes to publish
     touched: set[str] = field(default_factory=set)  # orgs with events since the last clock tick
     last_digest: dict[str, str] = field(default_factory=dict)
+    last_published: dict[str, Any] = field(default_factory=dict)  # org -> last ScoreUpdated
     wall_closed: dict[str, int] = field(default_factory=dict)  # org -> last month published
 
     def live_now(self) -> int:

@@ -127,8 +127,18 @@ class TrendRecorder:
             if state is None or state.first_month < 0:
                 continue
             trend = self.orgs.setdefault(org_id, _OrgTrend())
-            if trend.digest == digest and trend.as_of == state.as_of:
+            published = scorer.last_published.get(org_id)
+            if trend.digest != digest and published is not None:
+                # the figures the scorer just published: no need to compute them again
+                trend.digest, trend.as_of = digest, state.as_of
+                self.observe(published)
+                recorded += 1
                 continue
+            if trend.digest == digest and (
+                trend.as_of == state.as_of
+                or state.calendar.day(trend.as_of) == state.calendar.day(state.as_of)
+            ):
+                continue  # same figures on the same local day: that day's point stands
             moved = state.as_of != trend.as_of
             at = state.as_of if moved else max(scorer.live_now(), state.as_of)
             trend.digest, trend.as_of = digest, state.as_of
