@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from tqdm import tqdm
 
 from engagement.events import KafkaRecord
 from engagement.kafka_admin import ensure_topics as _ensure_topics
@@ -60,27 +61,17 @@ def check_bootstrap(bootstrap: str, *, allow_remote: bool = False) -> str:
     return bootstrap
 
 
-class _Progress:
-    """A one-line carriage-return progress display on a TTY; silent otherwise."""
-
-    def __init__(self, label: str, total: int | None, enabled: bool, stream: TextIO) -> None:
-        self.label, self.total, self.stream = label, total, stream
-        self.enabled = enabled and stream.isatty()
-        self.started = self.last = time.monotonic()
-
-    def update(self, done: int, *, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not final and now - self.last < 0.2:
-            return
-        self.last = now
-        rate = done / max(now - self.started, 1e-6)
-        of = f"/{self.total}" if self.total else ""
-        self.stream.write(f"\r{self.label}: {done}{of} records ({rate:,.0f}/s)  ")
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
+def _progress_bar(label: str, total: int | None, enabled: bool, stream: TextIO) -> tqdm[Any]:
+    """tqdm's one-line bar (count, rate, ETA) on a terminal; disabled (silent) otherwise."""
+    return tqdm(
+        total=total,
+        desc=label,
+        unit=" records",
+        mininterval=0.2,
+        file=stream,
+        disable=not (enabled and stream.isatty()),
+        leave=True,
+    )
 
 
 class Producer:
@@ -134,7 +125,7 @@ class Producer:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         total = len(records) if isinstance(records, Sized) else None
-        bar = _Progress(label or topic, total, progress, sys.stderr)
+        bar = _progress_bar(label or topic, total, progress, sys.stderr)
         pending: deque[asyncio.Future[Any]] = deque()
         started = time.monotonic()
         sent = 0
@@ -151,10 +142,10 @@ class Producer:
                 sent += 1
                 if len(pending) >= self.max_in_flight:
                     await self._settle(pending, keep=self.max_in_flight // 2)
-                bar.update(sent)
+                bar.update(1)
             await self._settle(pending, keep=0)
         finally:
-            bar.update(sent, final=True)
+            bar.close()
         return sent
 
     async def _settle(self, pending: deque[asyncio.Future[Any]], keep: int) -> None:

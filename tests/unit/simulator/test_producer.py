@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from typing import Any
 
@@ -11,7 +12,13 @@ import pytest
 import simulator.producer as producer_module
 from engagement import kafka_admin
 from engagement.events import KafkaRecord
-from simulator.producer import Producer, check_bootstrap, ensure_topics, produce
+from simulator.producer import (
+    Producer,
+    _progress_bar,
+    check_bootstrap,
+    ensure_topics,
+    produce,
+)
 
 
 class FakeKafkaProducer:
@@ -158,6 +165,25 @@ async def test_progress_is_silent_without_a_terminal(
 ) -> None:
     await produce(records(5), "127.0.0.1:9092", "t", progress=True)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_shows_count_and_rate_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    bar = _progress_bar("backfill", 3, True, screen)
+    for _ in range(3):
+        bar.update(1)
+    bar.close()
+    shown = screen.getvalue()
+    assert "backfill" in shown
+    assert "3/3" in shown
+    assert "records/s" in shown
+    silent = Terminal()
+    _progress_bar("backfill", 3, False, silent).close()  # --no-progress
+    assert silent.getvalue() == ""
 
 
 async def test_ensure_topics_creates_missing_ones_only(fake_admin: type[FakeAdmin]) -> None:
