@@ -124,7 +124,7 @@ class Archetype:
 #: Behaviour close to each ambition level's typical profile (product definition, section 2).
 ARCHETYPES: dict[str, Archetype] = {
     "initiation": Archetype(0.95, 0.3, 0.15, 0.35, 0.1, 0.02, 1.5, 0.6),
-    "informing": Archetype(0.95, 0.8, 0.25, 0.98, 0.2, 0.03, 2.5, 1.0),
+    "informing": Archetype(0.95, 0.75, 0.22, 0.98, 0.1, 0.03, 2.5, 1.0),
     "engaging": Archetype(0.96, 0.8, 0.4, 0.6, 0.45, 0.15, 3.0, 1.5),
     "co_creating": Archetype(0.98, 0.92, 0.55, 0.4, 0.65, 0.3, 3.5, 2.0),
 }
