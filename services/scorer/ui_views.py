@@ -34,7 +34,7 @@ from engagement.events import ScoreUpdated
 from .app import Scorer
 from .assess import Benchmarks, group_key_of
 from .publish import score_payload
-from .views import org_route
+from .views import org_route, scored_state, unknown_org
 
 __all__ = ["TREND_DAYS", "TrendRecorder", "register_ui"]
 
@@ -206,15 +206,12 @@ def register_ui(scorer: Scorer) -> TrendRecorder:
     async def ui_profiles(web: Any, request: Any) -> Any:
         return web.json(profiles_body())
 
-    def unknown(web: Any, org_id: str) -> Any:
-        return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
-
     @app.page("/ui/api/orgs/{org_id}/profile")
     @routed
     async def ui_org_profile(web: Any, request: Any, org_id: str) -> Any:
-        state = scorer.registry.orgs.get(org_id)
-        if state is None or state.first_month < 0:
-            return unknown(web, org_id)
+        state = scored_state(scorer, org_id)
+        if state is None:
+            return unknown_org(web, org_id)
         profile = scorer.tables.profiles.get(org_id)
         known = profile if isinstance(profile, dict) else {}
         return web.json(
@@ -233,9 +230,9 @@ def register_ui(scorer: Scorer) -> TrendRecorder:
     @app.page("/ui/api/orgs/{org_id}/trend")
     @routed
     async def ui_org_trend(web: Any, request: Any, org_id: str) -> Any:
-        state = scorer.registry.orgs.get(org_id)
-        if state is None or state.first_month < 0:
-            return unknown(web, org_id)
+        state = scored_state(scorer, org_id)
+        if state is None:
+            return unknown_org(web, org_id)
         # The figures the score endpoint answers now are the trend's latest point.
         recorder.observe(score_payload(state, max(scorer.live_now(), state.as_of)))
         return web.json(

@@ -12,6 +12,8 @@ from typing import Any
 
 from yarl import URL
 
+from engagement.domain import OrgState
+
 from .agents import enrich
 from .app import Scorer
 from .assess import level_view
@@ -19,7 +21,7 @@ from .publish import score_payload
 from .security import peer_headers
 from .state import partition_of
 
-__all__ = ["org_route", "register_views"]
+__all__ = ["org_route", "register_views", "scored_state", "unknown_org"]
 
 
 def _peer_urls(scorer: Scorer) -> list[str]:
@@ -33,6 +35,16 @@ def _peer_urls(scorer: Scorer) -> list[str]:
 
 
 OrgHandler = Callable[[Any, Any, str], Awaitable[Any]]
+
+
+def scored_state(scorer: Scorer, org_id: str) -> OrgState | None:
+    """The organisation's state once it has figures (None: unknown here, answer 404)."""
+    state = scorer.registry.orgs.get(org_id)
+    return None if state is None or state.first_month < 0 else state
+
+
+def unknown_org(web: Any, org_id: str) -> Any:
+    return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
 
 
 def _owner_url(scorer: Scorer, org_id: str) -> str | None:
@@ -117,15 +129,12 @@ def register_views(scorer: Scorer) -> None:
                     )
         return web.json({"orgs": sorted(found)})
 
-    def _unknown(web: Any, org_id: str) -> Any:
-        return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
-
     @app.page("/orgs/{org_id}/level")
     @routed
     async def org_level(web: Any, request: Any, org_id: str) -> Any:
-        state = scorer.registry.orgs.get(org_id)
-        if state is None or state.first_month < 0:
-            return _unknown(web, org_id)
+        state = scored_state(scorer, org_id)
+        if state is None:
+            return unknown_org(web, org_id)
         now = scorer.live_now()
         payload = score_payload(state, max(now, state.as_of))
         assessment = scorer.assessments.get(org_id)
@@ -135,7 +144,7 @@ def register_views(scorer: Scorer) -> None:
     @routed
     async def org_alerts(web: Any, request: Any, org_id: str) -> Any:
         if org_id not in scorer.registry.orgs:
-            return _unknown(web, org_id)
+            return unknown_org(web, org_id)
         firing = scorer.assessments.get(org_id).firing
         return web.json({"org_id": org_id, "firing": sorted(firing.values(), key=str)})
 
@@ -148,9 +157,9 @@ def register_views(scorer: Scorer) -> None:
     @app.page("/orgs/{org_id}/score")
     @routed
     async def org_score(web: Any, request: Any, org_id: str) -> Any:
-        state = scorer.registry.orgs.get(org_id)
-        if state is None or state.first_month < 0:
-            return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
+        state = scored_state(scorer, org_id)
+        if state is None:
+            return unknown_org(web, org_id)
         now = scorer.live_now()
         payload = enrich(scorer, score_payload(state, max(now, state.as_of)))
         return web.json(payload.model_dump(mode="json"))
