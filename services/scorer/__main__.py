@@ -31,6 +31,7 @@ def _ensure_topics(scorer: Scorer) -> None:
         s.alerts_topic,
         s.benchmarks_topic,
         scorer.peer_topic.get_topic_name(),
+        scorer.clock_topic.get_topic_name(),
         *changelogs,
     ]
     compacted = [s.profiles_topic, *changelogs]

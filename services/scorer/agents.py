@@ -6,12 +6,13 @@ still being processed (faust-streaming issue #606), and the domain state has one
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
+from faust.types import TP
 
-from engagement.domain import DEFAULT_PROFILES, Outcome, classify, target_gap
+from engagement.domain import DEFAULT_PROFILES, Figures, OrgState, Outcome, classify, target_gap
 from engagement.events import (
     DeadLetterReason,
     KafkaRecord,
@@ -36,6 +37,7 @@ from .assess import (
     values_of,
 )
 from .profiles import read_profiles, timezones_of
+from .progress import PartitionProgress
 from .publish import figures_digest, month_closed, score_payload, score_record
 from .state import partition_of
 
@@ -82,7 +84,7 @@ async def handle_activity(
             key,
             value,
             headers,
-            now=datetime.now(UTC),
+            now=scorer.clock.now_datetime(),
             max_future=timedelta(seconds=s.max_future_seconds),
             max_value_bytes=s.max_event_bytes,
         )
@@ -108,12 +110,17 @@ async def handle_activity(
         if applied.outcome is Outcome.AFTER_DELETION:
             scorer.metrics.after_deletion.inc()
         scorer.metrics.processed(inbound.type).inc()
-    for figures in applied.closed_months:
+    await publish_closed_months(scorer, state, applied.closed_months)
+    scorer.dirty.add(org_id)
+
+
+async def publish_closed_months(scorer: Scorer, state: OrgState, months: list[Figures]) -> None:
+    """Final figures of the months the state just closed: each month closes once, in the
+    state (persisted with its clock), so it is published once (ids are deterministic)."""
+    s = scorer.settings
+    for figures in months:
         await _send(scorer.monthly_topic, month_closed(state, figures, s.output_source))
         scorer.metrics.outputs.labels(topic=s.monthly_topic).inc()
-        scorer.wall_closed[org_id] = max(scorer.wall_closed.get(org_id, -1), state.closed_through)
-    scorer.dirty.add(org_id)
-    scorer.touched.add(org_id)
 
 
 async def handle_profile(
@@ -124,7 +131,7 @@ async def handle_profile(
             scorer.tables.profiles.pop(key.decode(errors="replace"), None)
         return
     try:
-        inbound = decode_org_profile(key, value, headers, now=datetime.now(UTC))
+        inbound = decode_org_profile(key, value, headers, now=scorer.clock.now_datetime())
     except RejectedEvent as exc:
         scorer.metrics.profiles_rejected.labels(reason=exc.reason.value).inc()
         scorer.bad_input_log.warning(
@@ -245,49 +252,116 @@ async def handle_peer_figures(scorer: Scorer, group: str, body: dict[str, Any]) 
         }
 
 
-async def emit_scores(scorer: Scorer, orgs: set[str], *, at_wall_clock: bool = False) -> int:
+async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
     """Publish a score event for each org whose figures changed since the last one.
 
-    Updates caused by events are reported at the organisation's event time, so a backfill
-    streams through the days it covers (level hysteresis and the 7-day score comparison need
-    that progression); the live clock's ticks report silent organisations at the wall clock.
+    The as_of is the organisation's state time: its event time, moved on to the wall clock by
+    the live clock once its partition is caught up (``handle_clock_tick``). It never goes back
+    (section 6): an update caused by an event older than the last published as_of is published
+    at that as_of, with the figures of every event consumed, so levels, alerts, benchmarks and
+    any consumer keeping "the latest by as_of" see the newest figures. What was published
+    before this worker took the organisation over (a restart, a rebalance) is known once the
+    second stage has read the score partition as far as it was when this worker took over:
+    until then the organisation waits (``last_published_known``).
     """
     s = scorer.settings
-    now = scorer.live_now() if at_wall_clock else 0
     sent = 0
     for org_id in sorted(orgs):
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
             continue
-        payload = enrich(scorer, score_payload(state, max(now, state.as_of)))
+        if org_id not in scorer.published_as_of:
+            if not last_published_known(scorer, org_id):
+                scorer.dirty.add(org_id)  # next time
+                continue
+            scorer.published_as_of[org_id] = scorer.assessments.last_as_of(org_id)
+        as_of = scorer.as_of_now(org_id, state.as_of)
+        payload = enrich(scorer, score_payload(state, as_of))
         digest = figures_digest(payload)
         if scorer.last_digest.get(org_id) == digest:
             continue
         await _send(scorer.scores_topic, score_record(payload, s.output_source, digest))
         scorer.last_digest[org_id] = digest
         scorer.last_published[org_id] = payload
+        scorer.published_as_of[org_id] = as_of
         scorer.metrics.outputs.labels(topic=s.scores_topic).inc()
         sent += 1
     return sent
 
 
-async def close_months_by_wall_clock(scorer: Scorer, now: int) -> int:
-    """Months that ended (plus grace) by the wall clock, for organisations that went silent.
+def _committed_offset(scorer: Scorer, tp: TP) -> int | None:
+    """Where this worker's reading of ``tp`` started: Faust's record of the group's committed
+    offset (set when the partition was assigned; None for offset 0 or no commit yet)."""
+    committed = getattr(scorer.app.consumer, "_committed_offset", {})
+    value = committed.get(tp) if hasattr(committed, "get") else None
+    return int(value) if value is not None else None
 
-    Read-only on the state: the event-time clock still closes the month officially when the
-    organisation's next event arrives, with the same figures and so the same event id.
-    """
-    s, sent = scorer.settings, 0
+
+def last_published_known(scorer: Scorer, org_id: str) -> bool:
+    """Is the as_of last published for ``org_id`` known? Always for an organisation this
+    worker created; for one restored by a rebuild, once the second stage (which records the
+    latest as_of it assessed) has read the org's score partition up to the end offset it had
+    when first asked after the rebuild: nothing of the org is published meanwhile."""
+    if org_id not in scorer.awaiting_sync:
+        return True
+    s = scorer.settings
+    partition = partition_of(org_id, s.topic_partitions)
+    tp = TP(s.scores_topic, partition)
+    target = scorer.sync_targets.get(partition)
+    if target is None:
+        try:
+            highwater = scorer.app.consumer.highwater(tp)
+        except Exception:  # not assigned (any more), or the consumer is restarting
+            return False
+        if highwater is None:
+            return False
+        target = scorer.sync_targets[partition] = int(highwater)
+    next_offset = scorer.score_progress.next_offset(partition)
+    if next_offset is None:
+        next_offset = _committed_offset(scorer, tp) or 0
+    if next_offset < target:
+        return False
+    scorer.awaiting_sync.discard(org_id)
+    return True
+
+
+def partition_caught_up(
+    scorer: Scorer, topic: str, progress: PartitionProgress, partition: int
+) -> bool:
+    """Nothing of ``partition`` of ``topic`` is left to read (scorer.progress)."""
+    tp = TP(topic, partition)
+    try:
+        highwater = scorer.app.consumer.highwater(tp)
+    except Exception:  # not assigned (any more), or the consumer is restarting
+        return False
+    next_offset = progress.next_offset(partition)
+    if next_offset is None:  # nothing processed since the assignment
+        next_offset = _committed_offset(scorer, tp) or 0
+    return PartitionProgress.caught_up(next_offset, highwater)
+
+
+async def handle_clock_tick(scorer: Scorer, partition: int, now: int) -> int:
+    """The live clock reached ``now``: organisations of ``partition`` move on to it, closing
+    the months that ended (plus grace) for good, but only when the partition is caught up, so
+    a backlog is never cut short (see scorer.progress). Runs in the clock agent, in the
+    partition's context, so the state changes go to the right changelog partitions.
+    Returns how many organisations moved."""
+    s = scorer.settings
+    if now <= 0 or not scorer.registry.ready:
+        return 0
+    if not partition_caught_up(scorer, s.activity_topic, scorer.progress, partition):
+        return 0
+    moved = 0
+    n = s.topic_partitions
     for org_id, state in list(scorer.registry.orgs.items()):
-        for month_key in state.months_due(now):
-            if scorer.wall_closed.get(org_id, -1) >= month_key:
-                continue
-            figures = state.month_figures(month_key)
-            await _send(scorer.monthly_topic, month_closed(state, figures, s.output_source))
-            scorer.wall_closed[org_id] = month_key
-            scorer.metrics.outputs.labels(topic=s.monthly_topic).inc()
-            sent += 1
-    return sent
+        if partition_of(org_id, n) != partition or state.as_of >= now:
+            continue
+        applied = state.advance(now)
+        scorer.registry.persist(org_id, applied.changes)
+        await publish_closed_months(scorer, state, applied.closed_months)
+        scorer.dirty.add(org_id)
+        moved += 1
+    return moved
 
 
 async def read_profiles_ahead(scorer: Scorer) -> None:
@@ -310,7 +384,7 @@ async def read_profiles_ahead(scorer: Scorer) -> None:
     except Exception as exc:  # never fatal: the profiles agent still applies every profile
         log.warning("profiles not read ahead", error=repr(exc))
         return
-    scorer.registry.known_timezones = timezones_of(snapshot)
+    scorer.registry.known_timezones = timezones_of(snapshot, scorer.clock.now_datetime())
     (log.info if snapshot.complete else log.warning)(
         "profiles read ahead" if snapshot.complete else "profiles read ahead in part (time up)",
         partitions=sorted(partitions),
@@ -327,6 +401,7 @@ def register_agents(scorer: Scorer) -> None:
         async for event in stream.events():
             message = event.message
             await handle_activity(scorer, message.key, message.value, _headers(message))
+            scorer.progress.processed(message.partition, message.offset)
 
     @app.agent(scorer.profiles_topic, concurrency=1, name="org-profiles")
     async def org_profiles(stream: Any) -> None:
@@ -345,19 +420,30 @@ def register_agents(scorer: Scorer) -> None:
 
         @app.timer(interval=s.clock_tick_seconds)
         async def wall_clock_tick() -> None:
-            """A silent organisation's window moves on: re-evaluate every org we own, and
-            publish the final figures of months the wall clock has closed."""
-            if scorer.registry.ready:
-                silent = set(scorer.registry.orgs) - scorer.touched
-                scorer.touched = set()
-                await emit_scores(scorer, silent, at_wall_clock=True)
-                await close_months_by_wall_clock(scorer, scorer.live_now())
+            """A silent organisation's window moves on with the wall clock: one tick per owned
+            activity partition, through the clock topic, so the move happens in an agent
+            (table writes need the partition's context)."""
+            if not scorer.registry.ready:
+                return
+            now = scorer.live_now()
+            topic = s.activity_topic
+            for tp in sorted(app.assignor.assigned_actives()):
+                if tp.topic == topic:
+                    await scorer.clock_topic.send(partition=tp.partition, value={"now": now})
+
+        @app.agent(scorer.clock_topic, concurrency=1, name="clock-ticks")
+        async def clock_ticks(stream: Any) -> None:
+            async for event in stream.events():
+                body = event.value
+                if isinstance(body, dict) and isinstance(body.get("now"), int):
+                    await handle_clock_tick(scorer, event.message.partition, body["now"])
 
     @app.agent(scorer.scores_topic, concurrency=1, name="assess-scores")
     async def assess_scores(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             await handle_score_event(scorer, message.key, message.value, _headers(message))
+            scorer.score_progress.processed(message.partition, message.offset)
 
     @app.agent(scorer.peer_topic, concurrency=1, name="peer-benchmarks")
     async def peer_benchmarks(stream: Any) -> None:
@@ -381,8 +467,13 @@ def register_agents(scorer: Scorer) -> None:
     async def rebuild_state() -> None:
         await read_profiles_ahead(scorer)
         scorer.registry.rebuild(scorer.owns)
+        scorer.progress = PartitionProgress()
+        scorer.score_progress = PartitionProgress()
+        scorer.awaiting_sync = set(scorer.registry.orgs)
+        scorer.sync_targets.clear()
         scorer.last_digest.clear()
         scorer.last_published.clear()
+        scorer.published_as_of.clear()  # reloaded lazily from the assessments table
         scorer.dirty.update(scorer.registry.orgs)
         scorer.metrics.recovery_seconds.set(scorer.registry.last_rebuild_seconds)
         scorer.metrics.set_tracked(scorer.registry)

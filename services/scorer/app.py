@@ -6,7 +6,6 @@ when started (``python -m scorer``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,9 @@ from engagement.logging import RateLimitedLog, configure_structlog, logging_conf
 from engagement.settings import Settings
 
 from .assess import Assessments, Benchmarks
+from .clock import WorkerClock
 from .metrics import ScorerMetrics
+from .progress import PartitionProgress
 from .security import ApiAuth, api_auth_middleware, settings_for_log
 from .state import OrgRegistry, StateTables, partition_of
 
@@ -44,6 +45,7 @@ class Scorer:
     alerts_topic: Any
     benchmarks_topic: Any
     peer_topic: Any  # internal: score figures re-keyed by peer group
+    clock_topic: Any  # internal: live-clock ticks, one per owned partition (agents.clock_ticks)
     tables: StateTables
     assessment_table: Any
     peers_table: Any  # group\x1forg -> component values
@@ -53,16 +55,34 @@ class Scorer:
     registry: OrgRegistry
     metrics: ScorerMetrics
     bad_input_log: RateLimitedLog
+    clock: WorkerClock
+    progress: PartitionProgress  # how far each activity partition has been processed
+    score_progress: PartitionProgress  # how far the second stage has read the score topic
     dirty: set[str] = field(default_factory=set)  # orgs with changes to publish
-    touched: set[str] = field(default_factory=set)  # orgs with events since the last clock tick
     last_digest: dict[str, str] = field(default_factory=dict)
     last_published: dict[str, Any] = field(default_factory=dict)  # org -> last ScoreUpdated
-    wall_closed: dict[str, int] = field(default_factory=dict)  # org -> last month published
+    #: org -> the as_of of its last published score: published as_of never goes back
+    published_as_of: dict[str, int] = field(default_factory=dict)
+    #: orgs restored by the last rebuild: published before, by this worker or another, so
+    #: their last published as_of is known only once the second stage has read that far
+    awaiting_sync: set[str] = field(default_factory=set)
+    #: score partition -> the end offset the second stage must reach (taken after the rebuild)
+    sync_targets: dict[int, int] = field(default_factory=dict)
 
     def live_now(self) -> int:
         """The moment the live clock reports (0 when off: pure event time)."""
-        s = self.settings
-        return int(time.time()) + s.clock_offset_seconds if s.live_clock else 0
+        return self.clock.now() if self.settings.live_clock else 0
+
+    def as_of_now(self, org_id: str, state_as_of: int) -> int:
+        """The as_of an organisation's figures are published and answered at now: its state's
+        as_of (event time, moved on by the live clock), never before the last published one
+        (section 6, published time never goes back). Before this worker published the
+        organisation, the last published one is the latest the second stage assessed (the
+        emitter waits for the second stage to catch up first: ``agents.emit_scores``)."""
+        published = self.published_as_of.get(org_id)
+        if published is None:
+            published = self.assessments.last_as_of(org_id)
+        return max(state_as_of, published)
 
     def owns(self, org_id: str) -> bool:
         """True when this worker holds the active partition of ``org_id``."""
@@ -123,6 +143,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         log.info("worker settings", settings=settings_for_log(s))
 
     n = s.topic_partitions
+    clock = WorkerClock.from_settings(s)
     tables = StateTables(
         # Keys are raw UTF-8 (the app's key serializer) and every table is co-partitioned with
         # the input topics (murmur2 of the org id: ``partition_of``). The API routes requests to
@@ -152,15 +173,26 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
             partitions=n,
             internal=True,
         ),
+        clock_topic=app.topic(
+            f"{s.app_id}-clock",
+            key_type=bytes,
+            key_serializer="raw",
+            value_serializer="json",
+            partitions=n,
+            internal=True,
+        ),
         tables=tables,
         assessment_table=assessment_table,
         peers_table=app.Table("peers", partitions=n, key_type=str),
         benchmark_table=app.GlobalTable("benchmarks", partitions=n, key_type=str),
         assessments=Assessments(s, assessment_table),
-        benchmarks=Benchmarks(s),
+        benchmarks=Benchmarks(s, clock),
         registry=OrgRegistry(s.scoring_rules(), tables),
         metrics=ScorerMetrics(registry),
         bad_input_log=RateLimitedLog(log),
+        clock=clock,
+        progress=PartitionProgress(),
+        score_progress=PartitionProgress(),
     )
     setup_prometheus_sensors(app, registry=registry, name_prefix="engagement_faust")
     from .org_metrics import for_scorer

@@ -49,6 +49,8 @@ from engagement.events.models import Quartiles as QuartilesModel
 from engagement.ingest import epoch_seconds
 from engagement.settings import Settings
 
+from .clock import WorkerClock
+
 __all__ = [
     "Assessment",
     "Assessments",
@@ -89,6 +91,7 @@ class Assessment:
     alerts: AlertTracker
     group: str | None = None
     firing: dict[str, dict[str, Any]] = field(default_factory=dict)  # episode -> Alert json
+    as_of: int = 0  # the latest as_of assessed (epoch seconds)
     classification: Classification | None = None  # latest, not persisted
 
     def to_record(self) -> dict[str, Any]:
@@ -97,6 +100,7 @@ class Assessment:
             "alerts": self.alerts.to_record(),
             "group": self.group,
             "firing": self.firing,
+            "as_of": self.as_of,
         }
 
 
@@ -123,9 +127,18 @@ class Assessments:
                 else AlertTracker(self.settings.alert_rules()),
                 group=record.get("group"),
                 firing=dict(record.get("firing") or {}),
+                as_of=int(record.get("as_of") or 0),
             )
             self.orgs[org_id] = found
         return found
+
+    def last_as_of(self, org_id: str) -> int:
+        """The latest as_of this stage assessed for the organisation (0: none yet)."""
+        found = self.orgs.get(org_id)
+        if found is not None:
+            return found.as_of
+        record = self.table.get(org_id) or {}
+        return int(record.get("as_of") or 0)
 
     def announced_level(self, org_id: str) -> str | None:
         """The level announced so far (readable outside agents: no table write)."""
@@ -192,8 +205,13 @@ def alert_record(
 def assess(
     settings: Settings, assessment: Assessment, payload: ScoreUpdated, profile: Any
 ) -> tuple[LevelChange | None, list[AlertTransition]]:
-    """Feed one score event to the organisation's trackers (pure apart from ``assessment``)."""
-    at = epoch_seconds(payload.as_of)
+    """Feed one score event to the organisation's trackers (pure apart from ``assessment``).
+
+    The score stream's as_of never goes back (section 6), but should an older one ever come
+    (a restart that lost the newest published as_of), its figures are still the newest: they
+    are assessed at the latest as_of seen, never dropped as stale."""
+    at = max(epoch_seconds(payload.as_of), assessment.as_of)
+    assessment.as_of = at
     values = values_of(payload)
     classification = classify(values, DEFAULT_PROFILES)
     assessment.classification = classification
@@ -247,8 +265,9 @@ def benchmark_position(
 class Benchmarks:
     """The benchmark agent's working state: peer groups of the partitions it owns."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: WorkerClock) -> None:
         self.settings = settings
+        self.clock = clock
         self.groups = PeerGroups()
         self.last_digest: dict[str, str] = {}
 
@@ -298,7 +317,7 @@ class Benchmarks:
             type=topics.BENCHMARK_UPDATED_TYPE,
             source=source,
             id=deterministic_id(group, topics.BENCHMARK_UPDATED_TYPE, digest),
-            time=datetime.now(UTC).replace(microsecond=0),
+            time=self.clock.now_datetime(),
             subject=group,
             data=payload,
             key=group,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from engagement.domain import Activity, ScoringRules, replay
+from engagement.domain import Activity, Figures, ScoringRules, replay
 from engagement.events import (
     KafkaRecord,
     OrgProfile,
@@ -45,6 +45,9 @@ class BatchResult:
         self.scores: dict[str, dict[str, Any]] = {}
         self.rejected: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
+        #: org -> the calendar months the replay closed, in order (``ReplayResult.closed_months``:
+        #: the figures the stream publishes once per month on ``engagement.monthly``)
+        self.closed_months: dict[str, list[Figures]] = {}
 
 
 def timezones_from(records: Iterable[KafkaRecord]) -> dict[str, str]:
@@ -86,6 +89,7 @@ def recompute(
 
     replayed = replay(activities(), rules, timezones)
     result.outcomes = {k.value: v for k, v in replayed.outcomes.items()}
+    result.closed_months = {org: list(months) for org, months in replayed.closed_months.items()}
     for org_id, state in sorted(replayed.orgs.items()):
         moment = state.as_of if as_of is None else max(as_of, state.as_of)
         result.scores[org_id] = score_payload(state, moment).model_dump(mode="json")

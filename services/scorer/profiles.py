@@ -43,9 +43,10 @@ class ProfileSnapshot:
     seconds: float = 0.0
 
 
-def timezones_of(snapshot: ProfileSnapshot) -> dict[str, str]:
-    """org_id -> time zone of the valid profiles in the snapshot (withdrawn or invalid: none)."""
-    now = datetime.now(UTC)
+def timezones_of(snapshot: ProfileSnapshot, now: datetime | None = None) -> dict[str, str]:
+    """org_id -> time zone of the valid profiles in the snapshot (withdrawn or invalid: none).
+    ``now`` is the worker's clock (for the codec's future-time check)."""
+    now = now or datetime.now(UTC)
     zones: dict[str, str] = {}
     for key, (value, headers) in snapshot.records.items():
         if value is None:

@@ -115,9 +115,8 @@ class TrendRecorder:
     def sample(self, scorer: Scorer) -> int:
         """Record the organisations whose published figures changed since the last sample.
 
-        Figures that follow events are taken at the organisation's event time, as the scorer
-        publishes them; a change without new events (the live clock moving a silent
-        organisation's window) at the live clock. Returns how many were recorded.
+        Figures are taken at the as_of the scorer publishes them at (``Scorer.as_of_now``).
+        Returns how many were recorded.
         """
         registry = scorer.registry
         self.keep_only(registry.orgs)
@@ -139,8 +138,7 @@ class TrendRecorder:
                 or state.calendar.day(trend.as_of) == state.calendar.day(state.as_of)
             ):
                 continue  # same figures on the same local day: that day's point stands
-            moved = state.as_of != trend.as_of
-            at = state.as_of if moved else max(scorer.live_now(), state.as_of)
+            at = scorer.as_of_now(org_id, state.as_of)
             trend.digest, trend.as_of = digest, state.as_of
             self.observe(score_payload(state, at))
             recorded += 1
@@ -176,7 +174,7 @@ def register_ui(scorer: Scorer) -> TrendRecorder:
     """Add the UI pages, their assets and JSON, and the trend sampler to the worker."""
     app, settings = scorer.app, scorer.settings
     assets = load_assets()
-    recorder = TrendRecorder()
+    recorder = TrendRecorder(now=scorer.clock.now())
     routed = org_route(scorer)
 
     def asset(web: Any, name: str) -> Any:
@@ -234,7 +232,7 @@ def register_ui(scorer: Scorer) -> TrendRecorder:
         if state is None:
             return unknown_org(web, org_id)
         # The figures the score endpoint answers now are the trend's latest point.
-        recorder.observe(score_payload(state, max(scorer.live_now(), state.as_of)))
+        recorder.observe(score_payload(state, scorer.as_of_now(org_id, state.as_of)))
         return web.json(
             {
                 "org_id": org_id,

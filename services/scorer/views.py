@@ -135,8 +135,7 @@ def register_views(scorer: Scorer) -> None:
         state = scored_state(scorer, org_id)
         if state is None:
             return unknown_org(web, org_id)
-        now = scorer.live_now()
-        payload = score_payload(state, max(now, state.as_of))
+        payload = score_payload(state, scorer.as_of_now(org_id, state.as_of))
         assessment = scorer.assessments.get(org_id)
         return web.json(level_view(assessment, payload, scorer.tables.profiles.get(org_id)))
 
@@ -160,6 +159,5 @@ def register_views(scorer: Scorer) -> None:
         state = scored_state(scorer, org_id)
         if state is None:
             return unknown_org(web, org_id)
-        now = scorer.live_now()
-        payload = enrich(scorer, score_payload(state, max(now, state.as_of)))
+        payload = enrich(scorer, score_payload(state, scorer.as_of_now(org_id, state.as_of)))
         return web.json(payload.model_dump(mode="json"))

@@ -6,6 +6,7 @@ one source of truth and one page of documentation (``.env.example``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -66,7 +67,12 @@ class Settings(BaseSettings):
         True,
         description="move windows with the wall clock too (off: pure event time, for replays)",
     )
-    clock_tick_seconds: float = Field(30.0, gt=0)
+    clock_tick_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="how often the live clock moves the organisations of caught-up partitions "
+        "to the wall clock (closing their due months)",
+    )
     profile_read_ahead_seconds: float = Field(
         30.0,
         ge=0,
@@ -75,6 +81,12 @@ class Settings(BaseSettings):
     )
     clock_offset_seconds: int = Field(
         0, description="shift the live clock (demos, tests of what days of silence do)"
+    )
+    clock_start: datetime | None = Field(
+        None,
+        description="the worker's clock reads this moment (ISO 8601 with offset) when the "
+        "worker starts and advances in real time from there (tests, demos; unset: the system "
+        "clock). The offset applies on top.",
     )
     max_future_seconds: int = Field(300, ge=0, description="event time tolerance into the future")
     max_event_bytes: int = Field(256 * 1024, ge=1024)

@@ -19,8 +19,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from engagement.events import KafkaRecord
+from engagement.domain import COMPONENTS, Figures, month_key_of, month_label
+from engagement.events import KafkaRecord, MonthClosed, decode_output
+
+from ..clock import TEST_NOW
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 REPO = Path(__file__).resolve().parents[2]
@@ -178,6 +182,129 @@ async def topic_size(topic: str) -> int:
         await consumer.stop()
 
 
+async def consume_to_end(
+    topic: str,
+    *,
+    bootstrap: str = BOOTSTRAP,
+    settle: float = 1.0,
+    within: float = 60.0,
+) -> list[Any]:
+    """Every record of ``topic``, each partition from its first offset up to its end offset.
+
+    Unlike ``consume_all`` this never stops at a count, so "exactly once", "never" and exact
+    counts hold over the whole topic, every partition included. The end offsets are taken once
+    the producer side has settled: they are re-read until they stay unchanged for ``settle``
+    seconds (call it once the worker is done; ``settle=0`` takes the current ends). Records come
+    partition by partition, each partition in offset order.
+    """
+    deadline = time.monotonic() + within
+    parts: set[int] = set()
+    while not parts:
+        # a consumer learns a topic's partitions once subscribed to it
+        finder = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await finder.start()
+        try:
+            parts = finder.partitions_for_topic(topic) or set()
+        finally:
+            await finder.stop()
+        if not parts:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} has no partitions")
+            await asyncio.sleep(0.5)
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        stable_since = time.monotonic()
+        while time.monotonic() - stable_since < settle:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic} was still growing after {within}s: {ends}")
+            await asyncio.sleep(min(0.5, settle))
+            now_ends = await consumer.end_offsets(tps)
+            if now_ends != ends:
+                ends, stable_since = now_ends, time.monotonic()
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        by_tp: dict[TopicPartition, list[Any]] = {tp: [] for tp in tps}
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {topic} to its end offsets {ends}")
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, messages in batch.items():
+                by_tp[tp].extend(m for m in messages if m.offset < ends[tp])
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return [m for tp in tps for m in by_tp[tp]]
+    finally:
+        await consumer.stop()
+
+
+def month_figures(figures: Figures) -> dict[str, Any]:
+    """A closed month of the batch (``BatchResult.closed_months``) as ``month_closes`` shows it."""
+    return {
+        "as_of": datetime.fromtimestamp(figures.as_of, UTC),
+        "components": {
+            c: (figures.components[c].numerator, figures.components[c].denominator)
+            for c in COMPONENTS
+        },
+        "score": figures.score,
+    }
+
+
+def month_closes(messages: Iterable[Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """``engagement.monthly`` records as a consumer that deduplicates by CloudEvents id sees
+    them: (org, month) -> the distinct events of that month, in topic order."""
+    content_of: dict[str, bytes] = {}
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for m in messages:
+        event = decode_output(m.key, m.value, m.headers)
+        closed = event.data
+        assert isinstance(closed, MonthClosed), f"not a month close: {event.type}"
+        if event.id in content_of:
+            assert content_of[event.id] == m.value, f"id {event.id} carries two contents"
+            continue
+        content_of[event.id] = m.value
+        out.setdefault((closed.org_id, closed.month), []).append(
+            {
+                "as_of": closed.as_of,
+                "components": {
+                    c: (getattr(closed.components, c).numerator,
+                        getattr(closed.components, c).denominator)
+                    for c in COMPONENTS
+                },
+                "score": closed.engagement_score,
+            }
+        )  # fmt: skip
+    return out
+
+
+def assert_months_equal_batch(
+    messages: Iterable[Any], closed_months: Mapping[str, list[Figures]]
+) -> int:
+    """Exactly one month close per (org, month) after deduplication by id, and each one's
+    figures (every component's numerator and denominator, the score, the month's end) equal
+    the batch recomputation's closed month. Returns the number of months."""
+    expected = {
+        (org, month_label(month_key_of(f.first_day))): month_figures(f)
+        for org, months in closed_months.items()
+        for f in months
+    }
+    got = month_closes(messages)
+    several = {k: v for k, v in got.items() if len(v) != 1}
+    assert not several, f"{len(several)} months published more than once: {several}"
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert (missing, extra) == ([], []), f"months missing {missing}, not in the batch {extra}"
+    differ = {k: (got[k][0], e) for k, e in expected.items() if got[k][0] != e}
+    assert not differ, f"{len(differ)} closed months differ, e.g. {next(iter(differ.items()))}"
+    return len(expected)
+
+
 def run(coro: Any) -> Any:
     return asyncio.get_event_loop().run_until_complete(coro)
 
@@ -214,6 +341,9 @@ class Worker:
                 "ENGAGEMENT_LIVE_CLOCK": "false",
                 "ENGAGEMENT_EMIT_INTERVAL_SECONDS": "0.2",
                 "ENGAGEMENT_TOPIC_PARTITIONS": str(PARTITIONS),
+                # the worker's clock (live clock, future-time checks) starts at the suite's
+                # injected now, never at the machine's date and time of day
+                "ENGAGEMENT_CLOCK_START": TEST_NOW.isoformat(),
             }
         )
         env.update(self.extra_env)

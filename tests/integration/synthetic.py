@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from engagement.events import KafkaRecord, encode_event, topics
 from engagement.events.models import (
@@ -21,7 +21,11 @@ from engagement.events.models import (
     Visit,
 )
 
+from ..clock import TEST_NOW
+
 DAY = timedelta(days=1)
+#: Every day's events lie between 06:00 and this time of day (UTC), so none is after ``end``.
+LAST_SLOT = timedelta(hours=11)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def profile(
         type=topics.ORG_PROFILE_TYPE,
         source="urn:test",
         id=f"profile-{org}",
-        time=datetime.now(UTC).replace(microsecond=0) - timedelta(days=90),
+        time=TEST_NOW - timedelta(days=90),
         subject=org,
         data=data,
         key=org,
@@ -70,10 +74,17 @@ def activity(
     *,
     accounts: int = 60,
     rotating: bool = False,
+    tag: str = "",
 ) -> list[KafkaRecord]:
-    """Days of activity ending at ``end`` (the last day is ``end``'s date), phase by phase."""
+    """Days of activity ending at ``end``, phase by phase: the last day is ``end``'s date when
+    that day's events (06:00-11:00 UTC) all lie before ``end``, else the day before, so no event
+    is ever later than ``end`` whatever its time of day. ``tag`` makes event and content ids
+    unique across several calls for one organisation."""
     total_days = sum(days for days, _ in phases)
-    first_day = (end - (total_days - 1) * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
+    last_day = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    if end < last_day + LAST_SLOT:
+        last_day -= DAY  # end's own day would have events after end: the day before is last
+    first_day = last_day - (total_days - 1) * DAY
     seq = iter(range(10_000_000))
     out: list[KafkaRecord] = []
 
@@ -82,7 +93,7 @@ def activity(
             encode_event(
                 type=type_,
                 source=f"urn:test:{org}",
-                id=f"{org}-{next(seq)}",
+                id=f"{org}-{tag}{next(seq)}",
                 time=at,
                 subject=org,
                 data=data,
@@ -121,7 +132,7 @@ def activity(
                     Visit(org_id=org, account_id=f"a{i}"),
                     date + timedelta(hours=6, seconds=i),
                 )
-            message = f"m{day}"
+            message = f"m{tag}{day}"
             emit(
                 topics.CONTENT_PUBLISHED_TYPE,
                 ContentPublished(
@@ -149,7 +160,7 @@ def activity(
                     ContentPublished(
                         org_id=org,
                         account_id=f"a{i}",
-                        content_id=f"p{day}-{i}",
+                        content_id=f"p{tag}{day}-{i}",
                         content_type="page",
                     ),
                     date + timedelta(hours=10, seconds=i),

@@ -4,7 +4,7 @@ dead-lettered byte-for-byte with its reason, and a restarted worker resuming whe
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,11 +27,12 @@ from engagement.events.models import (
 from engagement.settings import Settings
 from scorer.batch import recompute
 
-from .harness import Topics, Worker, consume_all, produce, wait_until
+from ..clock import TEST_NOW
+from .harness import Topics, Worker, consume_all, consume_to_end, produce, wait_until
 
 pytestmark = pytest.mark.kafka
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = TEST_NOW
 _seq = iter(range(1_000_000))
 
 
@@ -121,7 +122,9 @@ async def test_bad_input_is_dead_lettered_intact_and_valid_events_flow(
     worker.wait_ready()
     await produce(created_topics.activity, mixed)
 
-    dead = await consume_all(created_topics.dlq, len(bad))
+    await consume_all(created_topics.dlq, len(bad))  # until they are all there
+    # then the whole DLQ, every partition to its settled end: these and nothing else
+    dead = await consume_to_end(created_topics.dlq)
     assert len(dead) == len(bad)
     received = sorted((m.key, m.value, list(m.headers)) for m in dead)
     sent = [

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,13 @@ import pytest
 from engagement.domain import DEFAULT_PROFILES, LEVELS
 from engagement.events import decode_output
 
+from ..clock import TEST_NOW
 from .harness import Topics, Worker, consume_all, produce, wait_until
 from .synthetic import Shape, activity, profile
 
 pytestmark = pytest.mark.kafka
 
-END = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+END = TEST_NOW - timedelta(hours=2)
 
 
 def shape_of(level: str) -> Shape:
@@ -133,9 +134,12 @@ async def test_silent_organisation_fires_alerts_and_resolves_them_when_activity_
     created_topics: Topics, workers: list[Worker], tmp_path: Path
 ) -> None:
     """Days of silence are days of the (live) wall clock: the worker is restarted with its
-    clock moved on, as if it had kept running while the organisation went quiet."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    day = 86_400
+    clock moved on, as if it had kept running while the organisation went quiet. The clock is
+    injected (TEST_NOW), so the activity that returns lies before or after the worker's clock
+    time of day depending on ENGAGEMENT_TEST_NOW, never on when the test runs."""
+    # The returning activity (06:00-11:00) is hours older than the worker's clock (14:30): a
+    # platform that exports nightly. Pinned, so the case is tested whatever TEST_NOW's hour.
+    now = TEST_NOW.replace(hour=14, minute=30, second=0)
     lively = Shape(reach=100, visit=100, view=60, interact=60, contribute=30)
     history = activity(
         "quiet", [(30, lively)], now - timedelta(days=10), accounts=60, rotating=True
@@ -146,7 +150,7 @@ async def test_silent_organisation_fires_alerts_and_resolves_them_when_activity_
         tmp_path,
         workers,
         [profile("quiet", target="engaging")],
-        ENGAGEMENT_CLOCK_OFFSET_SECONDS=str(-10 * day),
+        ENGAGEMENT_CLOCK_START=(now - timedelta(days=10)).isoformat(),
         **live,
     )
     await produce(created_topics.activity, history)
@@ -160,7 +164,7 @@ async def test_silent_organisation_fires_alerts_and_resolves_them_when_activity_
 
     # nine silent days later
     worker.stop()
-    worker.extra_env["ENGAGEMENT_CLOCK_OFFSET_SECONDS"] = str(-1 * day)
+    worker.extra_env["ENGAGEMENT_CLOCK_START"] = (now - timedelta(days=1)).isoformat()
     worker.start()
     worker.wait_ready()
     firing = wait_until(

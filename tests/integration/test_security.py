@@ -16,7 +16,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from engagement.settings import Settings
 from scorer.batch import recompute, timezones_from
 from simulator.traffic import generate
 
+from ..clock import TEST_NOW
 from .harness import Topics, Worker, produce, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.kafka
 TOKEN = "tok-7f3c-integration-secret-never-logged"
 SASL_PASSWORD = "scram-pw-91be-integration-never-logged"
 KEY_PASSWORD = "key-pw-44d1-integration-never-logged"
-END = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+END = TEST_NOW - timedelta(hours=1)
 LOG = generate(seed=505, orgs=6, days=3, end=END, accounts_per_org=(8, 15))
 
 

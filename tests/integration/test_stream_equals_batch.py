@@ -2,14 +2,17 @@
 
 A generated log of 30 organisations over 45 days, with duplicates and disorder, is streamed
 through a real worker on the real broker; the API's figures must equal the batch
-recomputation's (same log, same domain core) at the reported as_of. A second run kills the
-worker with SIGKILL mid-stream and restarts it: the figures must still be equal. A third
-starts a worker on a backlog of both topics: it must read the profiles first.
+recomputation's (same log, same domain core) at the reported as_of, and the month closes on
+``engagement.monthly`` (read to its end, deduplicated by id) must be exactly one per
+(organisation, month), each with the batch's closed-month figures. A second run kills the
+worker with SIGKILL mid-stream (records still unprocessed at the kill) and restarts it: the
+figures and the month closes must still be equal. A third starts a worker on a backlog of both
+topics: it must read the profiles first.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,21 @@ from engagement.settings import Settings
 from scorer.batch import recompute, timezones_from
 from simulator.traffic import generate
 
-from .harness import Topics, Worker, create_topics, produce, unique_prefix, wait_until
+from ..clock import TEST_NOW
+from .harness import (
+    Topics,
+    Worker,
+    assert_months_equal_batch,
+    consume_to_end,
+    create_topics,
+    produce,
+    unique_prefix,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
-END = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+END = TEST_NOW - timedelta(hours=1)
 LOG = generate(
     seed=45, orgs=30, days=45, end=END, duplicates=0.03, disorder=0.05, accounts_per_org=(8, 30)
 )
@@ -45,12 +58,10 @@ def comparable(score: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-EXPECTED = {
-    org: comparable(score)
-    for org, score in recompute(
-        LOG.activity, Settings().scoring_rules(), timezones_from(LOG.profiles)
-    ).scores.items()
-}
+BATCH = recompute(LOG.activity, Settings().scoring_rules(), timezones_from(LOG.profiles))
+EXPECTED = {org: comparable(score) for org, score in BATCH.scores.items()}
+#: org -> the months the batch closed (the log spans a month end: every org closes one)
+CLOSED = BATCH.closed_months
 
 
 def api_figures(worker: Worker) -> dict[str, Any]:
@@ -109,6 +120,12 @@ def assert_same_as_batch(worker: Worker, exact_moment: bool = True) -> None:
         assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {example}"
 
 
+async def assert_months_as_batch(topics: Topics) -> None:
+    """The whole monthly topic: one close per (org, month), with the batch's figures."""
+    months = assert_months_equal_batch(await consume_to_end(topics.monthly), CLOSED)
+    assert months >= len(EXPECTED)
+
+
 def test_generated_log_is_big_and_messy_enough() -> None:
     events = [
         decode_activity(r.key, r.value, r.headers, now=END + timedelta(minutes=1))
@@ -120,6 +137,7 @@ def test_generated_log_is_big_and_messy_enough() -> None:
     ids = [e.id for e in events]
     assert len(ids) > len(set(ids))  # duplicates present
     assert times != sorted(times)  # disorder present
+    assert set(CLOSED) == set(EXPECTED)  # every org closes a month: the month check bites
 
 
 async def test_stream_equals_batch(topics: Topics, workers: list[Worker], tmp_path: Path) -> None:
@@ -128,6 +146,7 @@ async def test_stream_equals_batch(topics: Topics, workers: list[Worker], tmp_pa
     wait_until(lambda: processed(worker) >= len(LOG.activity), timeout=300, what="all consumed")
     assert processed(worker) == len(LOG.activity)  # nothing lost, nothing counted twice
     assert_same_as_batch(worker)
+    await assert_months_as_batch(topics)
 
 
 async def test_stream_equals_batch_after_sigkill_mid_stream(
@@ -136,13 +155,18 @@ async def test_stream_equals_batch_after_sigkill_mid_stream(
     topics = Topics(unique_prefix())
     worker = await start_with_profiles(topics, tmp_path, workers)
     await produce(topics.activity, LOG.activity)
-    wait_until(
-        lambda: processed(worker) >= 0.4 * len(LOG.activity), timeout=300, what="40% consumed"
-    )
+    total = len(LOG.activity)
+    wait_until(lambda: processed(worker) >= 0.4 * total, timeout=300, what="40% consumed")
+    done_at_kill = processed(worker)
     worker.kill()
+    assert done_at_kill < total, "the stream was over before the kill"
     worker.start()
     worker.wait_ready(timeout=180)
+    # the restarted process (its counters start at 0) consumes what was left at the kill
+    wait_until(lambda: processed(worker) > 0, timeout=120, what="the rest consumed after restart")
     assert_same_as_batch(worker, exact_moment=False)
+    print(f"killed at {done_at_kill:.0f}/{total}; {processed(worker):.0f} consumed after restart")
+    await assert_months_as_batch(topics)
 
 
 async def test_cold_start_on_a_backlog_reads_the_profiles_first(
@@ -164,3 +188,4 @@ async def test_cold_start_on_a_backlog_reads_the_profiles_first(
     assert "profiles read ahead" in log_text
     assert "timezone changed" not in log_text
     assert_same_as_batch(worker)
+    await assert_months_as_batch(topics)

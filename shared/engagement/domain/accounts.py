@@ -7,11 +7,12 @@ object with a dozen attributes. ``Account`` is the readable form used by the log
 
 What an account remembers, and why:
 
-* ``kind``: set by the first ``account.created``; ``IMPLICIT`` until then (counts as a member:
-  SSO platforms create accounts at first login).
+* ``kind``: set by the ``account.created`` with the earliest event time (``kind_at``; on a tie
+  the lower kind code), whatever order they arrive in; ``IMPLICIT`` until one arrives (counts
+  as a member: SSO platforms create accounts at first login).
 * ``created_at``: earliest time the account is known to exist (any event, or ``activated_at``).
 * ``activated_at``: earliest activity (or ``activated_at`` of ``account.created``); 0 = never.
-* ``deleted_at``: deletion time; 0 = not deleted. Deletion is final.
+* ``deleted_at``: the earliest deletion time; 0 = not deleted. Deletion is final.
 * for Visit, Interact and Contribute: ``last`` = the latest local day with such activity, and
   ``prev`` = the latest such day in a month *before* ``last``'s month. Together they answer
   "active in the rolling window?" (``last`` alone, since nothing is later than stream time) and
@@ -36,6 +37,8 @@ _KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
 
 _TIME_BITS = 36  # epoch seconds up to the year 4147
 _DAY_BITS = 22  # day ordinals up to 4 million (year 11000)
+_KIND_BITS = 2
+_KIND_MASK = (1 << _KIND_BITS) - 1
 _TIME_MASK = (1 << _TIME_BITS) - 1
 _DAY_MASK = (1 << _DAY_BITS) - 1
 
@@ -48,6 +51,7 @@ def kind_name(code: int) -> str:
 @dataclass(slots=True)
 class Account:
     kind: int = 0
+    kind_at: int = 0  # event time of the account.created that set ``kind``
     created_at: int = 0
     activated_at: int = 0
     deleted_at: int = 0
@@ -67,6 +71,18 @@ class Account:
 
     def activated_by(self, ts: int) -> bool:
         return self.activated_at != 0 and self.activated_at <= ts
+
+    def set_kind(self, code: int, ts: int) -> None:
+        """An ``account.created`` of kind ``code`` at ``ts``: the earliest one defines the kind,
+        so the outcome never depends on which of several arrived first."""
+        if self.kind == KIND_CODES["implicit"] or (ts, code) < (self.kind_at, self.kind):
+            self.kind, self.kind_at = code, ts
+
+    def delete(self, ts: int) -> None:
+        """Deletion at ``ts``; of several deletions the earliest counts."""
+        self.note_existence(ts)
+        if self.deleted_at == 0 or ts < self.deleted_at:
+            self.deleted_at = ts
 
     def note_existence(self, ts: int) -> None:
         if self.created_at == 0 or ts < self.created_at:
@@ -108,7 +124,8 @@ class Account:
 
 
 def pack(a: Account) -> int:
-    value = a.kind
+    # kind_at sits above kind, so records written before it existed read as kind_at 0
+    value = (a.kind_at << _KIND_BITS) | a.kind
     value = (value << _TIME_BITS) | a.created_at
     value = (value << _TIME_BITS) | a.activated_at
     value = (value << _TIME_BITS) | a.deleted_at
@@ -136,4 +153,6 @@ def unpack(value: int) -> Account:
     value >>= _TIME_BITS
     created_at = value & _TIME_MASK
     value >>= _TIME_BITS
-    return Account(value, created_at, activated_at, deleted_at, *days)
+    kind = value & _KIND_MASK
+    kind_at = value >> _KIND_BITS
+    return Account(kind, kind_at, created_at, activated_at, deleted_at, *days)

@@ -45,7 +45,8 @@ _SLOT_OF_KIND = {
 class Outcome(Enum):
     APPLIED = "applied"
     LATE = "late"  # older than every window and open month: counted, otherwise ignored
-    AFTER_DELETION = "after_deletion"  # the account was deleted before: deletion is final
+    # an event at or after its account's (already known) deletion: deletion is final
+    AFTER_DELETION = "after_deletion"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,8 @@ class OrgState:
             return []
         due, month = [], self.closed_through + 1
         while self.calendar.month_end(month) + self.rules.grace_seconds < as_of:
-            due.append(month)
+            if month >= self.first_month:
+                due.append(month)
             month += 1
         return due
 
@@ -197,7 +199,7 @@ class OrgState:
         counted: set[str] = set()
         for account_id, record in self.accounts.items():
             account = unpack(record)
-            if not (self._kind_counts(account) and account.exists_at(end)):
+            if not (self._kind_counts_at(account, end) and account.exists_at(end)):
                 continue
             counted.add(account_id)
             existing += 1
@@ -245,7 +247,11 @@ class OrgState:
         if self.first_month < 0:
             self.first_month = cal.month_of(t)
             self.closed_through = self.first_month - 1
-        clock_moved = t > self.clock
+            if t <= cal.month_end(self.closed_through) + self.rules.grace_seconds:
+                # The month before is still in its grace period: an event of it arriving
+                # next is applied (and that month reported), as in any other arrival order.
+                self.closed_through -= 1
+        clock_moved = persist = t > self.clock
         if clock_moved:
             self.clock = t
             if t > self.as_of:
@@ -256,8 +262,12 @@ class OrgState:
             result.outcome = Outcome.LATE
         else:
             self._apply_accepted(activity, day, result)
+            if self.first_month > self.closed_through + 1 and month_key_of(day) < self.first_month:
+                self.first_month = month_key_of(day)  # reporting starts at the earliest month
+                persist = True
         if clock_moved:
             self._prune(result)
+        if persist:
             self._persist_clock_if_material(result)
         return result
 
@@ -283,22 +293,31 @@ class OrgState:
         return day < self._window_first() and month_key_of(day) <= self.closed_through
 
     def _apply_accepted(self, act: Activity, day: int, result: Applied) -> None:
+        """Apply one in-grace event. Every rule here is order-free (section 6, Order): the
+        account keeps minima (existence, activation, deletion), the earliest account.created
+        sets the kind, the earliest publication of a message wins and the earliest read of a
+        reader counts, so any arrival order of the same events leaves the same state."""
         record = self.accounts.get(act.account_id)
         before = unpack(record) if record is not None else None
-        if before is not None and before.deleted:
+        t = act.time
+        if before is not None and before.deleted and t >= before.deleted_at:
+            # Deletion is final: nothing at or after it can make the account count again, so
+            # the account is left as it is (and the event counted). A message it created
+            # still has its audience: View does not depend on its author.
             result.outcome = Outcome.AFTER_DELETION
+            if act.is_view_message:
+                self._add_message(act, day, result)
             return
         after = unpack(record) if record is not None else Account()
-        t = act.time
         if act.kind is ActivityKind.ACCOUNT_DELETED:
-            after.note_existence(t)
-            after.deleted_at = t
+            after.delete(t)
         elif act.kind is ActivityKind.ACCOUNT_CREATED:
-            if after.kind == KIND_CODES["implicit"]:
-                after.kind = KIND_CODES.get(act.account_kind, KIND_CODES["member"])
+            after.set_kind(KIND_CODES.get(act.account_kind, KIND_CODES["member"]), t)
             after.note_existence(t)
             if act.activated_at is not None:
-                after.activate(act.activated_at)
+                # Activated from its own time on: a figure at an earlier as_of does not see
+                # this event (section 6, Order), e.g. a month closing in its grace period.
+                after.activate(max(act.activated_at, t))
         else:
             after.activate(t)
             slot = _SLOT_OF_KIND.get(act.kind)
@@ -314,6 +333,13 @@ class OrgState:
 
     def _kind_counts(self, account: Account) -> bool:
         return kind_name(account.kind) in self.rules.included_kinds
+
+    def _kind_counts_at(self, account: Account, ts: int) -> bool:
+        """Whether the kind the account had at ``ts`` counts: an account.created later than
+        ``ts`` (e.g. in a month's grace period) was not there yet, so it was implicit."""
+        if account.kind_at > ts:
+            return kind_name(KIND_CODES["implicit"]) in self.rules.included_kinds
+        return self._kind_counts(account)
 
     def _counts_now(self, account: Account | None) -> bool:
         return account is not None and not account.deleted and self._kind_counts(account)
@@ -365,14 +391,21 @@ class OrgState:
     # ---- messages and reads --------------------------------------------------------------
 
     def _add_message(self, act: Activity, day: int, result: Applied) -> None:
-        if act.content_id in self.messages:
-            return  # the first publication wins; a duplicate changes nothing
-        message = Message(day, act.time, act.audience_size or 0)
-        pending = self.pending_reads.pop(act.content_id, None)
-        if pending:
-            message.readers = pending
-            message.counted_reads = sum(1 for a in pending if self._account_counts_now(a))
-        self.messages[act.content_id] = message
+        """A created message. Of several publications of one content_id the earliest wins
+        (then the smaller audience code), whichever arrives first; its readers stay."""
+        audience = act.audience_size or 0
+        message = self.messages.get(act.content_id)
+        if message is not None:
+            if (act.time, audience) >= (message.time, message.audience):
+                return  # a duplicate or a later re-publication changes nothing
+            message.day, message.time, message.audience = day, act.time, audience
+        else:
+            message = Message(day, act.time, audience)
+            pending = self.pending_reads.pop(act.content_id, None)
+            if pending:
+                message.readers = pending
+                message.counted_reads = sum(1 for a in pending if self._account_counts_now(a))
+            self.messages[act.content_id] = message
         result.changes.append(MessageChanged(act.content_id, (day, act.time, message.audience)))
 
     def _add_read(self, message_id: str, account_id: str, t: int, result: Applied) -> None:
@@ -400,7 +433,8 @@ class OrgState:
         cal, grace = self.calendar, self.rules.grace_seconds
         while cal.month_end(self.closed_through + 1) + grace < self.as_of:
             self.closed_through += 1
-            result.closed_months.append(self.month_figures(self.closed_through))
+            if self.closed_through >= self.first_month:  # none before the first event's
+                result.closed_months.append(self.month_figures(self.closed_through))
         self._close_deadline = cal.month_end(self.closed_through + 1) + grace
 
     def _prune(self, result: Applied) -> None:
