@@ -30,8 +30,10 @@ from ..integration.synthetic import Shape, activity, profile
 
 pytestmark = pytest.mark.kafka
 
-# The history ends a day ago, so the live step can add a day without running into the future.
-END = TEST_NOW - timedelta(days=1, hours=2)
+# The history ends at noon the day before TEST_NOW (its last day is END's date whatever
+# TEST_NOW's hour), so the live step, later that day, never runs into the worker's future.
+END = (TEST_NOW - timedelta(days=1)).replace(hour=12, minute=0, second=0)
+LIVE = END + timedelta(hours=11)
 SECTOR, EMPLOYEES = "ui-test", 120  # one peer group: ui-test | 100-499 | intranet
 FOCUS = "ui-growing"
 
@@ -385,7 +387,7 @@ async def test_index_and_org_page_show_the_live_figures(
     await page.screenshot(path=str(artifacts / "ui-org.png"), full_page=True)
 
     # --- live: a new day of contributions shows up without a reload ----------------------------
-    await produce(t.activity, live_day(FOCUS, END + timedelta(days=1) - timedelta(hours=1)))
+    await produce(t.activity, live_day(FOCUS, LIVE))
     wait_until(
         lambda: worker.get(f"/orgs/{FOCUS}/score")[1]["as_of"] != before["score"]["as_of"],
         what="the live day scored",
