@@ -10,8 +10,10 @@ What an account remembers, and why:
 * ``kind``: set by the ``account.created`` with the earliest event time (``kind_at``; on a tie
   the lower kind code), whatever order they arrive in; ``IMPLICIT`` until one arrives (counts
   as a member: SSO platforms create accounts at first login).
-* ``created_at``: earliest time the account is known to exist (any event, or ``activated_at``).
-* ``activated_at``: earliest activity (or ``activated_at`` of ``account.created``); 0 = never.
+* ``created_at``: earliest time the account is known to exist (the time of any of its events).
+* ``activated_at``: earliest activity, or earliest ``account.created`` carrying ``activated_at``
+  (from that event's own time: a figure at an earlier as_of does not see the event, section 6
+  Order); 0 = never.
 * ``deleted_at``: the earliest deletion time; 0 = not deleted. Deletion is final.
 * for Visit, Interact and Contribute: ``last`` = the latest local day with such activity, and
   ``prev`` = the latest such day in a month *before* ``last``'s month. Together they answer
