@@ -270,6 +270,8 @@ async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
             continue
+        if not scorer.owns(org_id):  # revoked, the new owner publishes it from now on
+            continue
         if org_id not in scorer.published_as_of:
             if not last_published_known(scorer, org_id):
                 scorer.dirty.add(org_id)  # next time
@@ -349,19 +351,26 @@ async def handle_clock_tick(scorer: Scorer, partition: int, now: int) -> int:
     s = scorer.settings
     if now <= 0 or not scorer.registry.ready:
         return 0
+    # Nothing of the partition left to read: no activity, and no profile (whose time zone
+    # decides which months are over).
     if not partition_caught_up(scorer, s.activity_topic, scorer.progress, partition):
         return 0
-    moved = 0
-    n = s.topic_partitions
-    for org_id, state in list(scorer.registry.orgs.items()):
-        if partition_of(org_id, n) != partition or state.as_of >= now:
+    if not partition_caught_up(scorer, s.profiles_topic, scorer.profile_progress, partition):
+        return 0
+    # Every move first, with no await in between (the check above stays true for all of
+    # them: no event can be applied meanwhile); then the months they closed are published.
+    closed: list[tuple[OrgState, list[Figures]]] = []
+    for org_id in scorer.registry.orgs_of_partition(partition):
+        state = scorer.registry.orgs[org_id]
+        if state.as_of >= now:
             continue
         applied = state.advance(now)
         scorer.registry.persist(org_id, applied.changes)
-        await publish_closed_months(scorer, state, applied.closed_months)
+        closed.append((state, applied.closed_months))
         scorer.dirty.add(org_id)
-        moved += 1
-    return moved
+    for state, months in closed:
+        await publish_closed_months(scorer, state, months)
+    return len(closed)
 
 
 async def read_profiles_ahead(scorer: Scorer) -> None:
@@ -400,14 +409,19 @@ def register_agents(scorer: Scorer) -> None:
     async def score_activity(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            await handle_activity(scorer, message.key, message.value, _headers(message))
-            scorer.progress.processed(message.partition, message.offset)
+            try:
+                await handle_activity(scorer, message.key, message.value, _headers(message))
+            finally:  # a record that failed is still behind us: never wait for it
+                scorer.progress.processed(message.partition, message.offset)
 
     @app.agent(scorer.profiles_topic, concurrency=1, name="org-profiles")
     async def org_profiles(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            await handle_profile(scorer, message.key, message.value, _headers(message))
+            try:
+                await handle_profile(scorer, message.key, message.value, _headers(message))
+            finally:
+                scorer.profile_progress.processed(message.partition, message.offset)
 
     @app.timer(interval=s.emit_interval_seconds)
     async def emit_changed_scores() -> None:
@@ -442,8 +456,10 @@ def register_agents(scorer: Scorer) -> None:
     async def assess_scores(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            await handle_score_event(scorer, message.key, message.value, _headers(message))
-            scorer.score_progress.processed(message.partition, message.offset)
+            try:
+                await handle_score_event(scorer, message.key, message.value, _headers(message))
+            finally:
+                scorer.score_progress.processed(message.partition, message.offset)
 
     @app.agent(scorer.peer_topic, concurrency=1, name="peer-benchmarks")
     async def peer_benchmarks(stream: Any) -> None:
@@ -469,6 +485,7 @@ def register_agents(scorer: Scorer) -> None:
         scorer.registry.rebuild(scorer.owns)
         scorer.progress = PartitionProgress()
         scorer.score_progress = PartitionProgress()
+        scorer.profile_progress = PartitionProgress()
         scorer.awaiting_sync = set(scorer.registry.orgs)
         scorer.sync_targets.clear()
         scorer.last_digest.clear()

@@ -58,6 +58,7 @@ class Scorer:
     clock: WorkerClock
     progress: PartitionProgress  # how far each activity partition has been processed
     score_progress: PartitionProgress  # how far the second stage has read the score topic
+    profile_progress: PartitionProgress  # how far the profiles agent has read its topic
     dirty: set[str] = field(default_factory=set)  # orgs with changes to publish
     last_digest: dict[str, str] = field(default_factory=dict)
     last_published: dict[str, Any] = field(default_factory=dict)  # org -> last ScoreUpdated
@@ -187,12 +188,13 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         benchmark_table=app.GlobalTable("benchmarks", partitions=n, key_type=str),
         assessments=Assessments(s, assessment_table),
         benchmarks=Benchmarks(s, clock),
-        registry=OrgRegistry(s.scoring_rules(), tables),
+        registry=OrgRegistry(s.scoring_rules(), tables, n),
         metrics=ScorerMetrics(registry),
         bad_input_log=RateLimitedLog(log),
         clock=clock,
         progress=PartitionProgress(),
         score_progress=PartitionProgress(),
+        profile_progress=PartitionProgress(),
     )
     setup_prometheus_sensors(app, registry=registry, name_prefix="engagement_faust")
     from .org_metrics import for_scorer

@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from aiokafka.partitioner import murmur2
@@ -40,6 +41,11 @@ def partition_of(org_id: str, partitions: int) -> int:
     return (murmur2(org_id.encode()) & 0x7FFFFFFF) % partitions
 
 
+@lru_cache(maxsize=1 << 18)
+def _partition_cached(org_id: str, partitions: int) -> int:
+    return partition_of(org_id, partitions)
+
+
 def _text(key: Any) -> str:
     return key.decode() if isinstance(key, bytes) else str(key)
 
@@ -56,9 +62,10 @@ class StateTables:
 
 
 class OrgRegistry:
-    def __init__(self, rules: ScoringRules, tables: StateTables) -> None:
+    def __init__(self, rules: ScoringRules, tables: StateTables, partitions: int = 1) -> None:
         self.rules = rules
         self.tables = tables
+        self.partitions = partitions
         self.orgs: dict[str, OrgState] = {}
         #: time zones read ahead from the profiles topic (scorer.profiles), for organisations
         #: whose profile the profiles agent has not applied yet
@@ -97,6 +104,12 @@ class OrgRegistry:
                     t.messages[key] = list(change.record)
             elif isinstance(change, ClockChanged):
                 t.orgs[org_id] = list(change.record)
+
+    def orgs_of_partition(self, partition: int) -> list[str]:
+        """The organisations held whose input partition is ``partition`` (memoised: the live
+        clock asks for every partition on every tick)."""
+        n = self.partitions
+        return [o for o in list(self.orgs) if _partition_cached(o, n) == partition]
 
     def tracked_accounts(self) -> int:
         return sum(s.tracked_accounts() for s in self.orgs.values())
