@@ -27,7 +27,7 @@ from simulator.traffic import generate
 
 from ..clock import TEST_NOW
 from .harness import Topics, Worker, consume_to_end, create_topics, produce, wait_until
-from .synthetic import Shape, activity, profile
+from .synthetic import DAY, Shape, activity, profile
 
 pytestmark = pytest.mark.kafka
 
@@ -108,7 +108,10 @@ async def test_a_nightly_export_moves_levels_and_alerts_as_live_traffic_does(
     first = (TEST_NOW - timedelta(days=20)).replace(hour=12, minute=0, second=0)
     # engaging, with Interact above its threshold of 50 (target engaging) and a clear margin
     engaging, informing = Shape(95, 84, 50, 55, 10), shape_of("informing")
-    history = activity(ORG, [(HISTORY_DAYS, engaging)], first, accounts=60)
+    # the history day by day: the accounts and the first day, then one day at a time
+    history_days = [activity(ORG, [(1, engaging)], first - (HISTORY_DAYS - 1) * DAY, accounts=60)]
+    history_days += [day_log(first - i * DAY, engaging) for i in range(HISTORY_DAYS - 2, -1, -1)]
+    history = [r for day in history_days for r in day]
     days = [(first + timedelta(days=1 + i), informing) for i in range(DIP_DAYS)]
     days += [(first + timedelta(days=1 + DIP_DAYS + i), engaging) for i in range(BACK_DAYS)]
     exports = [day_log(end, shape) for end, shape in days]
@@ -116,10 +119,10 @@ async def test_a_nightly_export_moves_levels_and_alerts_as_live_traffic_does(
 
     live_topics = Topics(created_topics.prefix + "-live")
     await create_topics(live_topics.all())
-    # The history is on the topics before the workers start: both read it as a backlog (the
-    # live clock waits until it is consumed), so neither sees it half-produced.
+    # The nightly worker finds the history on its topic when it starts: a backlog (the live
+    # clock waits until it is consumed), never half-produced. The reference gets it as it
+    # happens, day by day, like everything else.
     await produce(live_topics.profiles, profiles)
-    await produce(live_topics.activity, history)
     await produce(created_topics.profiles, profiles)
     await produce(created_topics.activity, history)
     reference = Worker("ref-" + live_topics.prefix, live_topics, tmp_path, extra_env=FAST)
@@ -133,9 +136,14 @@ async def test_a_nightly_export_moves_levels_and_alerts_as_live_traffic_does(
     workers.append(nightly.start())
     reference.wait_ready()
     nightly.wait_ready()
-    for worker in (reference, nightly):
+    wait_until(lambda: processed(nightly) >= len(history), timeout=120, what="history consumed")
+    for i in range(HISTORY_DAYS):
+        await produce(live_topics.activity, history_days[i])
+        so_far = [r for day in history_days[: i + 1] for r in day]
         wait_until(
-            lambda w=worker: processed(w) >= len(history), timeout=120, what="history consumed"
+            lambda rs=so_far: figures_equal_batch(reference, rs),
+            timeout=120,
+            what=f"reference history day {i + 1}",
         )
 
     exports_done: list[list[KafkaRecord]] = []
