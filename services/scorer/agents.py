@@ -299,6 +299,22 @@ def _committed_offset(scorer: Scorer, tp: TP) -> int | None:
     return int(value) if value is not None else None
 
 
+def _highwater(scorer: Scorer, tp: TP) -> int | None:
+    """The broker's end offset of ``tp`` as the consumer last saw it (None: not known)."""
+    try:
+        highwater = scorer.app.consumer.highwater(tp)
+    except Exception:  # not assigned (any more), or the consumer is restarting
+        return None
+    return None if highwater is None else int(highwater)
+
+
+def _reached(scorer: Scorer, tp: TP, progress: PartitionProgress) -> int:
+    """The next offset of ``tp`` to process: from ``progress``, or where reading started when
+    nothing has been processed since the assignment."""
+    next_offset = progress.next_offset(tp.partition)
+    return next_offset if next_offset is not None else _committed_offset(scorer, tp) or 0
+
+
 def last_published_known(scorer: Scorer, org_id: str) -> bool:
     """Is the as_of last published for ``org_id`` known? Always for an organisation this
     worker created; for one restored by a rebuild, once the second stage (which records the
@@ -307,21 +323,14 @@ def last_published_known(scorer: Scorer, org_id: str) -> bool:
     if org_id not in scorer.awaiting_sync:
         return True
     s = scorer.settings
-    partition = partition_of(org_id, s.topic_partitions)
-    tp = TP(s.scores_topic, partition)
-    target = scorer.sync_targets.get(partition)
+    tp = TP(s.scores_topic, partition_of(org_id, s.topic_partitions))
+    target = scorer.sync_targets.get(tp.partition)
     if target is None:
-        try:
-            highwater = scorer.app.consumer.highwater(tp)
-        except Exception:  # not assigned (any more), or the consumer is restarting
+        target = _highwater(scorer, tp)
+        if target is None:
             return False
-        if highwater is None:
-            return False
-        target = scorer.sync_targets[partition] = int(highwater)
-    next_offset = scorer.score_progress.next_offset(partition)
-    if next_offset is None:
-        next_offset = _committed_offset(scorer, tp) or 0
-    if next_offset < target:
+        scorer.sync_targets[tp.partition] = target
+    if _reached(scorer, tp, scorer.score_progress) < target:
         return False
     scorer.awaiting_sync.discard(org_id)
     return True
@@ -332,14 +341,7 @@ def partition_caught_up(
 ) -> bool:
     """Nothing of ``partition`` of ``topic`` is left to read (scorer.progress)."""
     tp = TP(topic, partition)
-    try:
-        highwater = scorer.app.consumer.highwater(tp)
-    except Exception:  # not assigned (any more), or the consumer is restarting
-        return False
-    next_offset = progress.next_offset(partition)
-    if next_offset is None:  # nothing processed since the assignment
-        next_offset = _committed_offset(scorer, tp) or 0
-    return PartitionProgress.caught_up(next_offset, highwater)
+    return PartitionProgress.caught_up(_reached(scorer, tp, progress), _highwater(scorer, tp))
 
 
 async def handle_clock_tick(scorer: Scorer, partition: int, now: int) -> int:

@@ -26,11 +26,6 @@ class PartitionProgress:
     def next_offset(self, partition: int) -> int | None:
         return self._next.get(partition)
 
-    def forget(self, partitions: set[int]) -> None:
-        """Partitions revoked: what was processed there says nothing about the next owner."""
-        for partition in partitions:
-            self._next.pop(partition, None)
-
     @staticmethod
     def caught_up(next_offset: int | None, highwater: int | None) -> bool:
         """True when every record of the partition up to ``highwater`` (the broker's end offset

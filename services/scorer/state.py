@@ -36,14 +36,10 @@ __all__ = ["OrgRegistry", "StateTables", "partition_of"]
 SEP = "\x1f"
 
 
+@lru_cache(maxsize=1 << 18)
 def partition_of(org_id: str, partitions: int) -> int:
     """Kafka's default partitioner (murmur2 of the key bytes), as producers use it."""
     return (murmur2(org_id.encode()) & 0x7FFFFFFF) % partitions
-
-
-@lru_cache(maxsize=1 << 18)
-def _partition_cached(org_id: str, partitions: int) -> int:
-    return partition_of(org_id, partitions)
 
 
 def _text(key: Any) -> str:
@@ -106,10 +102,9 @@ class OrgRegistry:
                 t.orgs[org_id] = list(change.record)
 
     def orgs_of_partition(self, partition: int) -> list[str]:
-        """The organisations held whose input partition is ``partition`` (memoised: the live
-        clock asks for every partition on every tick)."""
+        """The organisations held whose input partition is ``partition``."""
         n = self.partitions
-        return [o for o in list(self.orgs) if _partition_cached(o, n) == partition]
+        return [o for o in list(self.orgs) if partition_of(o, n) == partition]
 
     def tracked_accounts(self) -> int:
         return sum(s.tracked_accounts() for s in self.orgs.values())

@@ -157,17 +157,6 @@ class OrgState:
         held = sum(len(m.readers) for m in self.messages.values())
         return held + sum(len(readers) for readers in self.pending_reads.values())
 
-    def months_due(self, as_of: int) -> list[int]:
-        """Months not yet closed whose end plus grace lies before ``as_of``."""
-        if self.first_month < 0:
-            return []
-        due, month = [], self.closed_through + 1
-        while self.calendar.month_end(month) + self.rules.grace_seconds < as_of:
-            if month >= self.first_month:
-                due.append(month)
-            month += 1
-        return due
-
     def _live_figures(self, as_of: int, first: int, last: int) -> Figures:
         """Figures from the counters. Exact because nothing in the state is later than as_of."""
         comps = {"reach": Component(self.activated, self.existing)}

@@ -60,8 +60,6 @@ def test_a_partition_is_caught_up_only_once_processed_to_the_end_offset() -> Non
     assert progress.next_offset(0) == 10
     assert not PartitionProgress.caught_up(progress.next_offset(0), None)  # end unknown
     assert not PartitionProgress.caught_up(progress.next_offset(0), 11)  # a new record
-    progress.forget({0})
-    assert progress.next_offset(0) is None
 
 
 def score(as_of: datetime, interact: int) -> ScoreUpdated:
