@@ -759,15 +759,7 @@ def edge_records() -> list[KafkaRecord]:
     year_1 = datetime(1, 1, 1, tzinfo=UTC)
 
     def ev(type_: str, data: Any, at: datetime) -> KafkaRecord:
-        return encode_event(
-            type=type_,
-            source="urn:fuzz",
-            id=f"edge-{type_}-{at.isoformat()}-{len(str(data))}",
-            time=at,
-            subject=data.org_id,
-            data=data,
-            key=data.org_id,
-        )
+        return fuzz_record(type_, data, at, f"edge-{type_}-{at.isoformat()}-{len(str(data))}")
 
     retyped = ev(contract_topics.VISIT_TYPE, Visit(org_id=east, account_id="edge-6"), recent)
     return [
@@ -853,16 +845,21 @@ DELETED_ACCOUNTS = 3
 AFTER_DELETION_EVENTS = 3 * DELETED_ACCOUNTS
 
 
-def _extra(type_: str, data: Any, at: datetime, n: int) -> KafkaRecord:
+def fuzz_record(type_: str, data: Any, at: datetime, id_: str) -> KafkaRecord:
+    """One well-formed input record of the fuzz test, keyed by its organisation."""
     return encode_event(
         type=type_,
         source="urn:fuzz",
-        id=f"fuzz-extra-{n}",
+        id=id_,
         time=at,
         subject=data.org_id,
         data=data,
         key=data.org_id,
     )
+
+
+def _extra(type_: str, data: Any, at: datetime, n: int) -> KafkaRecord:
+    return fuzz_record(type_, data, at, f"fuzz-extra-{n}")
 
 
 def late_records() -> list[KafkaRecord]:
