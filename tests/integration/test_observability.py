@@ -231,8 +231,11 @@ async def test_every_dashboard_query_and_rule_has_data(
     await produce(created_topics.profiles, profiles)
     await produce(created_topics.profiles, [KafkaRecord(b"bad-org", b"{not json", [])])
     chunks = 8
-    for i in range(chunks):  # spread over several scrapes so rates are not a single spike
-        await produce(created_topics.activity, activity[i::chunks])
+    # spread over several scrapes so rates are not a single spike; in log order, so the stream
+    # moves through the days and levels (sustained for a day) get established
+    size = -(-len(activity) // chunks)
+    for i in range(chunks):
+        await produce(created_topics.activity, activity[i * size : (i + 1) * size])
         if i == 3:
             await produce(created_topics.activity, [KafkaRecord(b"x", b"\x00garbage", [])])
         await asyncio.sleep(1.5)
