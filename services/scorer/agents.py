@@ -6,6 +6,7 @@ still being processed (faust-streaming issue #606), and the domain state has one
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -94,6 +95,8 @@ async def handle_activity(
     activity = to_activity(inbound)
     org_id = activity.org_id
     state = scorer.registry.state_for(org_id)
+    if org_id in scorer.dirty and state.leaves_day(activity.time):
+        await emit_scores(scorer, {org_id})
     applied = state.apply(activity)
     scorer.registry.persist(org_id, applied.changes)
     if applied.outcome is Outcome.LATE:
@@ -255,6 +258,12 @@ async def handle_peer_figures(scorer: Scorer, group: str, body: dict[str, Any]) 
 async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
     """Publish a score event for each org whose figures changed since the last one.
 
+    Besides the timer (every ``emit_interval_seconds``), an organisation is published when an
+    event or the live clock is about to take it into a later local day: its last score of each
+    day is then in the stream however fast the events come (a backlog, a replay, a nightly
+    export), so what compares days ("the score 7 local days earlier" of ``score_drop``) sees
+    the same days as under live traffic.
+
     The as_of is the organisation's state time: its event time, moved on to the wall clock by
     the live clock once its partition is caught up (``handle_clock_tick``). It never goes back
     (section 6): an update caused by an event older than the last published as_of is published
@@ -267,6 +276,9 @@ async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
     s = scorer.settings
     sent = 0
     for org_id in sorted(orgs):
+        # Taken out of ``dirty`` right before its figures are read (no await in between): a
+        # change applied while earlier orgs are being sent marks it again.
+        scorer.dirty.discard(org_id)
         state = scorer.registry.orgs.get(org_id)
         if state is None or state.first_month < 0:
             continue
@@ -289,6 +301,21 @@ async def emit_scores(scorer: Scorer, orgs: set[str]) -> int:
         scorer.metrics.outputs.labels(topic=s.scores_topic).inc()
         sent += 1
     return sent
+
+
+def publishable(scorer: Scorer, now: float) -> set[str]:
+    """The changed organisations whose partitions may be published now (``EmitPacer``)."""
+    s = scorer.settings
+    by_partition: dict[int, list[str]] = {}
+    for org_id in scorer.dirty:
+        by_partition.setdefault(partition_of(org_id, s.topic_partitions), []).append(org_id)
+    out: set[str] = set()
+    for partition, orgs in by_partition.items():
+        tp = TP(s.activity_topic, partition)
+        reached = _reached(scorer, tp, scorer.progress)
+        if scorer.pacer.ready(partition, reached, _highwater(scorer, tp), now):
+            out.update(orgs)
+    return out
 
 
 def _committed_offset(scorer: Scorer, tp: TP) -> int | None:
@@ -359,6 +386,17 @@ async def handle_clock_tick(scorer: Scorer, partition: int, now: int) -> int:
         return 0
     if not partition_caught_up(scorer, s.profiles_topic, scorer.profile_progress, partition):
         return 0
+    # The day each organisation leaves is published first (see emit_scores), then the check
+    # is made again, since events may have been applied while that was sent.
+    leaving = {
+        org_id
+        for org_id in scorer.registry.orgs_of_partition(partition)
+        if org_id in scorer.dirty and scorer.registry.orgs[org_id].leaves_day(now)
+    }
+    if leaving:
+        await emit_scores(scorer, leaving)
+        if not partition_caught_up(scorer, s.activity_topic, scorer.progress, partition):
+            return 0
     # Every move first, with no await in between (the check above stays true for all of
     # them: no event can be applied meanwhile); then the months they closed are published.
     closed: list[tuple[OrgState, list[Figures]]] = []
@@ -429,8 +467,7 @@ def register_agents(scorer: Scorer) -> None:
     async def emit_changed_scores() -> None:
         if not scorer.registry.ready or not scorer.dirty:
             return
-        orgs, scorer.dirty = scorer.dirty, set()
-        await emit_scores(scorer, orgs)
+        await emit_scores(scorer, publishable(scorer, time.monotonic()))
 
     if s.live_clock:
 

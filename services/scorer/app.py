@@ -21,7 +21,7 @@ from engagement.settings import Settings
 from .assess import Assessments, Benchmarks
 from .clock import WorkerClock
 from .metrics import ScorerMetrics
-from .progress import PartitionProgress
+from .progress import EmitPacer, PartitionProgress
 from .security import ApiAuth, api_auth_middleware, settings_for_log
 from .state import OrgRegistry, StateTables, partition_of
 
@@ -59,6 +59,7 @@ class Scorer:
     progress: PartitionProgress  # how far each activity partition has been processed
     score_progress: PartitionProgress  # how far the second stage has read the score topic
     profile_progress: PartitionProgress  # how far the profiles agent has read its topic
+    pacer: EmitPacer  # when a partition's changed organisations may be published
     dirty: set[str] = field(default_factory=set)  # orgs with changes to publish
     last_digest: dict[str, str] = field(default_factory=dict)
     last_published: dict[str, Any] = field(default_factory=dict)  # org -> last ScoreUpdated
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry = R
         progress=PartitionProgress(),
         score_progress=PartitionProgress(),
         profile_progress=PartitionProgress(),
+        pacer=EmitPacer(s.burst_emit_max_delay_seconds),
     )
     setup_prometheus_sensors(app, registry=registry, name_prefix="engagement_faust")
     from .org_metrics import for_scorer

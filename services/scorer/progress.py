@@ -9,7 +9,7 @@ unit: an organisation's events all live in its partition, in order of arrival.
 
 from __future__ import annotations
 
-__all__ = ["PartitionProgress"]
+__all__ = ["EmitPacer", "PartitionProgress"]
 
 
 class PartitionProgress:
@@ -31,3 +31,38 @@ class PartitionProgress:
         """True when every record of the partition up to ``highwater`` (the broker's end offset
         as the consumer last saw it) has been processed. Unknown either way: not caught up."""
         return next_offset is not None and highwater is not None and next_offset >= highwater
+
+
+class EmitPacer:
+    """When may the score updates of a partition's organisations be published?
+
+    Updates caused by events still being read in a burst (a backlog, a nightly export) show
+    the figures of however much of the burst the worker happened to have read at the timer's
+    tick: moments that depend on read speed, not on the log. Levels and alerts evaluated on
+    those would differ from one run to the next (an export read half-way at 23:30, with its
+    visits before its reactions, looks like a drop). So a partition's organisations are
+    published when it is read to its end, or when nothing of it was processed since the
+    previous tick (what is left is no data: a transaction marker), and, while a long burst
+    is read, at least every ``max_delay`` seconds. Each local day's end is published anyway
+    (``agents.emit_scores``).
+    """
+
+    def __init__(self, max_delay: float) -> None:
+        self.max_delay = max_delay
+        self._seen: dict[int, int | None] = {}  # next offset at the previous tick
+        self._since: dict[int, float] = {}  # last time the partition was ready (monotonic)
+
+    def ready(
+        self, partition: int, next_offset: int | None, highwater: int | None, now: float
+    ) -> bool:
+        idle = partition in self._seen and self._seen[partition] == next_offset
+        self._seen[partition] = next_offset
+        since = self._since.setdefault(partition, now)
+        if (
+            PartitionProgress.caught_up(next_offset, highwater)
+            or idle
+            or now - since >= self.max_delay
+        ):
+            self._since[partition] = now
+            return True
+        return False

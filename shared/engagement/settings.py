@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     emit_interval_seconds: float = Field(
         1.0, gt=0, description="debounce: at most one score event per org per interval"
     )
+    burst_emit_max_delay_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="while a partition is read in a burst (a backlog, an export), its scores "
+        "are published at each local day's end, when it is read to its end, and at least "
+        "this often",
+    )
     live_clock: bool = Field(
         True,
         description="move windows with the wall clock too (off: pure event time, for replays)",

@@ -134,8 +134,17 @@ async def create_topics(
         await admin.close()
 
 
-async def produce(topic: str, records: Iterable[KafkaRecord], *, bootstrap: str = BOOTSTRAP) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+async def produce(
+    topic: str,
+    records: Iterable[KafkaRecord],
+    *,
+    bootstrap: str = BOOTSTRAP,
+    at_once: bool = False,
+) -> int:
+    """Send ``records`` in order. ``at_once``: in as few record batches as fit in 1 MB, so a
+    consumer sees the whole export appear at once (a batch is appended to the log whole)."""
+    batching = {"linger_ms": 200, "max_batch_size": 1 << 20} if at_once else {"linger_ms": 5}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **batching)
     await producer.start()
     n = 0
     try:

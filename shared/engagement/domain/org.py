@@ -145,6 +145,13 @@ class OrgState:
         last = self.calendar.day(as_of)
         return self._live_figures(as_of, self.calendar.month_first_day(month_key_of(last)), last)
 
+    def leaves_day(self, t: int) -> bool:
+        """Whether moving to time ``t`` takes the state into a later local day than its as_of
+        (the adapter then publishes the day it leaves: its last score of the day)."""
+        if t <= self.as_of or self.first_month < 0:
+            return False
+        return self.calendar.day(t) > self.calendar.day(self.as_of)
+
     def tracked_accounts(self) -> int:
         return len(self.accounts)
 

@@ -427,3 +427,13 @@ class TestBoundedState:
         state.apply(act(K.VISIT, "a", "2026-05-10T10:00:00"))
         assert (state.tracked_messages(), state.tracked_reads()) == (0, 0)
         assert state.tracked_accounts() == 2
+
+
+def test_leaves_day_is_about_the_local_day_of_the_organisation() -> None:
+    """The adapter publishes the day an event takes the organisation out of (its last score of
+    the day); local midnight in Amsterdam is 23:00 UTC in winter."""
+    assert not OrgState("org", RULES, "Europe/Amsterdam").leaves_day(ts("2026-01-10T09:00"))
+    state = run(act(K.VISIT, "a", "2026-01-10T09:00"))
+    assert not state.leaves_day(ts("2026-01-10T22:59"))  # 23:59 local, same day
+    assert state.leaves_day(ts("2026-01-10T23:00"))  # 00:00 local, the next day
+    assert not state.leaves_day(ts("2026-01-09T12:00"))  # older: the day is not left

@@ -1,5 +1,5 @@
-"""The worker's injected clock, the caught-up rule of the live clock, and the second stage's
-handling of a score older than the last one it assessed."""
+"""The worker's injected clock, the caught-up rule of the live clock, when a burst's scores are
+published, and the second stage's handling of a score older than the last one it assessed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from engagement.events import ComponentFigure, Components, ScoreUpdated
 from engagement.settings import Settings
 from scorer.assess import Assessment, assess
 from scorer.clock import WorkerClock
-from scorer.progress import PartitionProgress
+from scorer.progress import EmitPacer, PartitionProgress
 
 
 class FakeTime:
@@ -103,3 +103,29 @@ def test_a_score_older_than_the_last_assessed_is_assessed_at_the_latest_as_of() 
     assert [(t.component, t.status) for t in resolved] == [("interact", "resolved")]
     assert resolved[0].at == int(late.timestamp())
     assert assessment.as_of == int(late.timestamp())
+
+
+def test_a_partition_read_in_a_burst_is_published_when_read_to_its_end() -> None:
+    pacer = EmitPacer(max_delay=5.0)
+    assert pacer.ready(0, 100, 100, now=0.0)  # caught up
+    assert not pacer.ready(0, 120, 400, now=0.2)  # a burst arrived, being read
+    assert not pacer.ready(0, 250, 400, now=0.4)
+    assert pacer.ready(0, 400, 400, now=0.6)  # read to its end
+
+
+def test_a_partition_with_nothing_processed_since_the_last_tick_is_published() -> None:
+    """What is left below the end offset is no data (a transaction's commit marker)."""
+    pacer = EmitPacer(max_delay=5.0)
+    assert not pacer.ready(1, 99, 100, now=0.0)  # first look: unknown whether it moves
+    assert pacer.ready(1, 99, 100, now=0.2)  # it did not: the gap is not data
+
+
+def test_a_long_burst_is_still_published_every_max_delay() -> None:
+    pacer = EmitPacer(max_delay=5.0)
+    offset, published = 0, []
+    for tick in range(40):  # 8 s of reading, 0.2 s apart, never at the end
+        offset += 1000
+        if pacer.ready(2, offset, 10**9, now=tick * 0.2):
+            published.append(round(tick * 0.2, 1))
+    assert published == [5.0]
+    assert not pacer.ready(3, 10, 20, now=4.9)  # partitions are paced apart
