@@ -58,9 +58,11 @@ test: install browser-install
 test-unit: $(VENV)/bin/python
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
+# Import contracts live in pyproject.toml [tool.importlinter] (docs/architecture.md).
 lint: $(VENV)/bin/python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: $(VENV)/bin/python
 	$(VENV)/bin/mypy

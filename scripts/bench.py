@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "scripts"), str(REPO / "shared"), str(REPO / "services")]
+# the repository root for the shared Kafka toolkit (tests/toolkit), like pytest has it
+sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "shared"), str(REPO / "services")]
 
 import aiohttp  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
@@ -201,7 +202,7 @@ async def watch(
         if not worker.alive():
             raise RuntimeError(f"worker {worker.name} died:\n{worker.tail()}")
         try:
-            metrics = await worker.metrics(session)
+            metrics = await worker.scrape_async(session)
         except (TimeoutError, aiohttp.ClientError, OSError):
             await asyncio.sleep(interval)
             continue
@@ -328,7 +329,7 @@ async def throughput_phase(
 ) -> Worker | None:
     prefix = new_prefix()
     topic_set = Topics(prefix)
-    await create_topics(args.bootstrap, topic_set.names())
+    await create_topics(topic_set.all(), bootstrap=args.bootstrap)
     say(f"throughput: generating {args.events:,} activity events ...")
     t = time.perf_counter()
     profiles, activity, generator = realistic_traffic(args.events, args.seed)
@@ -539,7 +540,7 @@ async def memory_phase(
     ph = f"memory[{store}]"
     prefix = new_prefix()
     topic_set = Topics(prefix)
-    await create_topics(args.bootstrap, topic_set.names())
+    await create_topics(topic_set.all(), bootstrap=args.bootstrap)
     per_org = math.ceil(args.accounts / args.orgs)
     accounts = per_org * args.orgs
     data: dict[str, Any] = {"topic_prefix": prefix, "orgs": args.orgs, "accounts": accounts}
@@ -554,7 +555,7 @@ async def memory_phase(
         store=f"{store}://",
     ).start()
     try:
-        data["first_ready_seconds"] = await worker.wait_ready(session)
+        data["first_ready_seconds"] = await worker.wait_ready_async(session)
         await asyncio.sleep(2.0)  # let the first timers and the initial rebalance settle
         rss_before = worker.rss_bytes()
         say(f"{ph}: ready, RSS {rss_before / MiB:.1f} MiB; producing {accounts:,} accounts ...")
@@ -647,7 +648,7 @@ async def memory_phase(
         data["log_findings"] = summarize_log(worker.log_path)
         if not args.keep_topics:
             shutil.rmtree(worker.data_dir, ignore_errors=True)
-            await delete_topics_with_prefix(args.bootstrap, prefix)
+            await delete_topics_with_prefix(prefix, bootstrap=args.bootstrap)
 
 
 async def wait_metric(
@@ -658,7 +659,7 @@ async def wait_metric(
     current = -1.0
     while time.perf_counter() < deadline:
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            current = (await worker.metrics(session)).get(name, -1.0)
+            current = (await worker.scrape_async(session)).get(name, -1.0)
             if current >= value:
                 return current
         await asyncio.sleep(0.5)
@@ -676,12 +677,12 @@ async def wait_recovered(
         if not worker.alive():
             raise RuntimeError(f"restarted worker died:\n{worker.tail()}")
         with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            ready = await worker.get_status(session, "/ready") == 200
+            ready = await worker.get_status_async(session, "/ready") == 200
             now = time.perf_counter()
             if ready and ready_seconds is None:
                 ready_seconds = now - worker.started_at
             if ready:
-                metrics = await worker.metrics(session)
+                metrics = await worker.scrape_async(session)
                 tracked = metrics.get(TRACKED, -1.0)
                 if tracked >= accounts:
                     return {
@@ -787,7 +788,7 @@ async def run(args: argparse.Namespace, report: Report, workdir: Path) -> None:
                 report.data["throughput_worker_log_findings"] = summarize_log(worker.log_path)
                 if not args.keep_topics:
                     shutil.rmtree(worker.data_dir, ignore_errors=True)
-                    await delete_topics_with_prefix(args.bootstrap, worker.topics.prefix)
+                    await delete_topics_with_prefix(worker.topics.prefix, bootstrap=args.bootstrap)
         if "memory" in args.phases:
             for store in args.stores:
                 step = functools.partial(memory_phase, args, session, report, workdir, store)
@@ -800,7 +801,7 @@ async def start_plain_worker(
     """A worker on fresh topics, for a latency-only run."""
     prefix = new_prefix()
     topic_set = Topics(prefix)
-    await create_topics(args.bootstrap, topic_set.names())
+    await create_topics(topic_set.all(), bootstrap=args.bootstrap)
     worker = Worker(
         name="latency",
         app_id=f"{prefix}-scorer",
@@ -809,7 +810,7 @@ async def start_plain_worker(
         bootstrap=args.bootstrap,
         store=f"{args.throughput_store}://",
     ).start()
-    await worker.wait_ready(session)
+    await worker.wait_ready_async(session)
     return worker
 
 

@@ -129,87 +129,11 @@ log "simulator started (pid $SIM_PID, log $RUN_DIR/simulator.log): $ORGS organis
   "$DAYS days of history, then $LIVE_MINUTES min live at $RATE events/s"
 
 # ------------------------------------------------------------------------------ score table
-TABLE_PY=$(
-  cat <<'PY'
-import json
-import signal
-import sys
-import time
-import urllib.parse
-import urllib.request
-
-signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: just stop, the script cleans up
-api, clear, status = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
-NAMES = ("reach", "visit", "view", "interact", "contribute")
-
-
-def get(path):
-    with urllib.request.urlopen(api + path, timeout=2) as response:
-        return json.load(response)
-
-
-def num(value):
-    return "    -" if value is None else f"{value:5.1f}"
-
-
-lines = [f"Engagement scores at {time.strftime('%H:%M:%S')}  ({status})", ""]
-try:
-    orgs = get("/orgs").get("orgs", [])
-except Exception as exc:  # the worker may be rebalancing
-    orgs = None
-    lines.append(f"scorer not answering yet: {exc}")
-
-def alerts_of(org):
-    try:
-        firing = get(f"/orgs/{urllib.parse.quote(org, safe='')}/alerts").get("firing") or []
-    except Exception:
-        return "?"
-    names = sorted({a.get("alert", "?") + (f":{a['component']}" if a.get("component") else "")
-                    for a in firing})
-    return ", ".join(names) if names else "-"
-
-
-levels_seen = set()
-if orgs is not None:
-    header = ["org".ljust(14), *(n[:10].rjust(10) for n in NAMES), "score".rjust(6)]
-    header += ["  level".ljust(14), "target".ljust(12), "alerts"]
-    lines.append(" ".join(header))
-    for org in orgs:
-        try:
-            score = get(f"/orgs/{urllib.parse.quote(org, safe='')}/score")
-        except Exception:
-            lines.append(f"{org[:14]:14} (no score yet)")
-            continue
-        components = score.get("components") or {}
-        values = [(components.get(n) or {}).get("value") for n in NAMES]
-        row = [org[:14].ljust(14), *(num(v).rjust(10) for v in values)]
-        level = score.get("operating_level") or "-"
-        levels_seen.add(level)
-        target = score.get("target_level") or "-"
-        order = ("initiation", "informing", "engaging", "co_creating")
-        if level in order and target in order:
-            mark = "=<>"[(order.index(level) > order.index(target)) * 2
-                         or (order.index(level) < order.index(target))]
-        else:
-            mark = " "
-        row += [num(score.get("engagement_score")).rjust(6), f"  {level}".ljust(14)]
-        row += [f"{mark} {target}".ljust(12), alerts_of(org)]
-        lines.append(" ".join(row))
-    if not orgs:
-        lines.append("(no organisations yet)")
-    else:
-        known = sorted(levels_seen - {"-"})
-        lines += ["", f"levels on screen: {len(known)} of 4 ({', '.join(known) or 'none yet'})"]
-    lines.append(f"organisation pages: {api}/ui/")
-if clear:
-    sys.stdout.write("\033[H\033[2J")
-print("\n".join(lines), flush=True)
-PY
-)
+# One snapshot of the scorer's scores per call: services/simulator/demo_table.py.
 CLEAR=0
 [[ -t 1 ]] && CLEAR=1
 
-show_table() { "$PY" -c "$TABLE_PY" "$API" "$CLEAR" "$1" || true; }
+show_table() { "$PY" -m simulator.demo_table "$API" "$CLEAR" "$1" || true; }
 
 while kill -0 "$SIM_PID" 2>/dev/null; do
   show_table "simulator running, Ctrl-C to stop"

@@ -39,7 +39,8 @@ from typing import Any
 import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO / "scripts")]
+# the repository root for the shared Kafka toolkit (tests/toolkit), like pytest has it
+sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 from bench_support import (  # noqa: E402
     Topics,
@@ -84,7 +85,7 @@ def steps(
 
 
 async def processed(worker: Worker, session: aiohttp.ClientSession) -> float:
-    m = await worker.metrics(session)
+    m = await worker.scrape_async(session)
     return m.get("engagement_events_processed_total", 0.0) + m.get(
         "engagement_events_dead_lettered_total", 0.0
     )
@@ -106,7 +107,7 @@ async def wait_processed(
 async def sample(worker: Worker, session: aiohttp.ClientSession) -> dict[str, float]:
     """Gauges are refreshed every 10 s by the worker: wait for a fresh value."""
     await asyncio.sleep(11)
-    m = await worker.metrics(session)
+    m = await worker.scrape_async(session)
     row = {name.removeprefix("engagement_tracked_"): m.get(name, 0.0) for name in GAUGES}
     row["rss_mib"] = worker.rss_bytes() / 2**20
     return row
@@ -155,13 +156,20 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     simulated = generate(args.seed, args.orgs, args.days, end)
     prefix = f"soak-{uuid.uuid4().hex[:8]}"
     topics = Topics(prefix)
-    await create_topics(args.bootstrap, topics.names())
-    worker = Worker("soak", prefix, topics, workdir, args.bootstrap, store="memory://").start()
+    await create_topics(topics.all(), bootstrap=args.bootstrap)
+    worker = Worker(
+        name="soak",
+        app_id=prefix,
+        topics=topics,
+        workdir=workdir,
+        bootstrap=args.bootstrap,
+        store="memory://",
+    ).start()
     rows: list[dict[str, Any]] = []
     try:
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            await worker.wait_ready(session)
+            await worker.wait_ready_async(session)
             await produce(args.bootstrap, topics.profiles, simulated.profiles)
             say(
                 f"{args.orgs} organisations, {args.days} days, "
@@ -190,7 +198,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     finally:
         worker.stop()
         if not args.keep:
-            await delete_topics_with_prefix(args.bootstrap, prefix)
+            await delete_topics_with_prefix(prefix, bootstrap=args.bootstrap)
     return {"rows": rows, "verdict": verdict(rows, args)}
 
 

@@ -8,10 +8,11 @@ import sys
 from engagement.kafka_admin import ensure_topics
 from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
-from .app import Scorer, create_app
+from .app import create_app
+from .context import WorkerContext
 
 
-def _ensure_topics(scorer: Scorer) -> None:
+def _ensure_topics(ctx: WorkerContext) -> None:
     """Create missing topics first, and wait for their leaders.
 
     Faust does not create the external topics it consumes (a worker started before them
@@ -19,8 +20,8 @@ def _ensure_topics(scorer: Scorer) -> None:
     can still be missing from the cluster metadata when its partition assignor runs on a busy
     machine: it then ignores them and never recovers. Created here, they are all there.
     """
-    s = scorer.settings
-    changelogs = [t.changelog_topic.get_topic_name() for t in scorer.app.tables.values()]
+    s = ctx.settings
+    changelogs = [t.changelog_topic.get_topic_name() for t in ctx.app.tables.values()]
     names = [
         s.activity_topic,
         s.profiles_topic,
@@ -30,8 +31,8 @@ def _ensure_topics(scorer: Scorer) -> None:
         s.level_changes_topic,
         s.alerts_topic,
         s.benchmarks_topic,
-        scorer.peer_topic.get_topic_name(),
-        scorer.clock_topic.get_topic_name(),
+        ctx.topics.peer.get_topic_name(),
+        ctx.topics.clock.get_topic_name(),
         *changelogs,
     ]
     compacted = [s.profiles_topic, *changelogs]
@@ -44,14 +45,14 @@ def _ensure_topics(scorer: Scorer) -> None:
 
 
 def main() -> None:
-    scorer = create_app()
+    ctx = create_app()
     argv = sys.argv[1:] or ["worker"]
     if argv[0] == "worker":
-        _ensure_topics(scorer)
+        _ensure_topics(ctx)
     if argv[0] == "worker" and not any(a.startswith(("-l", "--loglevel")) for a in argv):
-        argv += ["--loglevel", scorer.settings.log_level]
+        argv += ["--loglevel", ctx.settings.log_level]
     sys.argv = [sys.argv[0], *argv]
-    scorer.app.main()
+    ctx.app.main()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,10 @@
-"""Second stage: levels with hysteresis, alerts and peer benchmarks, from the score stream.
+"""Second stage: levels with hysteresis, alerts and peer figures, from the score stream.
 
 The scorer's own ``engagement.scores`` events are consumed again (keyed by org, so
-co-partitioned with everything else): each one is classified against the level profiles,
-fed to the organisation's ``LevelTracker`` and ``AlertTracker`` (persisted in the
-``assessments`` table) and forwarded, re-keyed by peer group, to an internal topic where the
-benchmark agent keeps each group's order statistics (``peers`` table) and publishes quartiles
-for groups of at least k organisations. The medians go to a global table so every worker can
-say, in its score events, whether an organisation is above or below its group.
+co-partitioned with everything else): each one is classified against the level profiles, fed
+to the organisation's ``LevelTracker`` and ``AlertTracker`` (persisted in the ``assessments``
+table) and forwarded, re-keyed by peer group, to an internal topic where the benchmark stage
+(``benchmarking``) keeps each group's order statistics.
 
 Working from score events (debounced) rather than raw activity keeps this stage cheap, and
 event time (each score's ``as_of``) drives every period, so replays decide the same way.
@@ -14,73 +12,36 @@ event time (each score's ``as_of``) drives every period, so replays decide the s
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from engagement.domain import (
-    COMPONENTS,
     DEFAULT_PROFILES,
     AlertTracker,
     AlertTransition,
-    Classification,
     LevelChange,
     LevelTracker,
     OrgSnapshot,
-    PeerGroups,
     classify,
-    size_band,
-    target_gap,
 )
-from engagement.events import (
-    Alert,
-    BenchmarkGroup,
-    BenchmarkUpdated,
-    KafkaRecord,
-    LevelChanged,
-    ScoreUpdated,
-    deterministic_id,
-    encode_event,
-    topics,
-)
-from engagement.events.models import Quartiles as QuartilesModel
+from engagement.events import RejectedEvent, ScoreUpdated, decode_output
 from engagement.ingest import epoch_seconds
 from engagement.settings import Settings
 
-from .clock import WorkerClock
+from .org_profile import OrgProfileView, PeerGroupKey
+from .ports import Table
+from .publish import Outgoing, alert_record, level_changed_record
+from .read_model import values_of
 
 __all__ = [
+    "AssessingStage",
     "Assessment",
     "Assessments",
-    "Benchmarks",
-    "alert_record",
-    "benchmark_position",
-    "group_key_of",
-    "level_changed_record",
+    "PeerFigures",
+    "ScoreAssessed",
+    "assess",
 ]
-
-SEP = "\x1f"
-
-
-def _moment(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def group_key_of(profile: Any) -> str | None:
-    """``sector|size_band|platform_type`` of an org profile dict (None without a sector)."""
-    if not isinstance(profile, dict) or not profile.get("sector"):
-        return None
-    return topics.benchmark_key(
-        str(profile["sector"]),
-        size_band(profile.get("employees")),
-        str(profile.get("platform_type") or "intranet"),
-    )
-
-
-def values_of(payload: ScoreUpdated) -> dict[str, float | None]:
-    return {name: getattr(payload.components, name).value for name in COMPONENTS}
 
 
 @dataclass
@@ -89,10 +50,9 @@ class Assessment:
 
     level: LevelTracker
     alerts: AlertTracker
-    group: str | None = None
+    group: str | None = None  # the encoded peer group its figures were last sent to
     firing: dict[str, dict[str, Any]] = field(default_factory=dict)  # episode -> Alert json
     as_of: int = 0  # the latest as_of assessed (epoch seconds)
-    classification: Classification | None = None  # latest, not persisted
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -105,7 +65,9 @@ class Assessment:
 
 
 class Assessments:
-    def __init__(self, settings: Settings, table: Any) -> None:
+    """The assessments table, with the organisations this stage has touched held decoded."""
+
+    def __init__(self, settings: Settings, table: Table) -> None:
         self.settings = settings
         self.table = table
         self.orgs: dict[str, Assessment] = {}
@@ -148,62 +110,19 @@ class Assessments:
         record = self.table.get(org_id) or {}
         return (record.get("level") or {}).get("level")
 
+    def firing(self, org_id: str) -> list[dict[str, Any]]:
+        """The organisation's firing alerts (``GET /orgs/{id}/alerts``)."""
+        return sorted(self.get(org_id).firing.values(), key=str)
+
     def persist(self, org_id: str) -> None:
-        self.table[org_id] = self.to_json(self.orgs[org_id])
-
-    @staticmethod
-    def to_json(assessment: Assessment) -> dict[str, Any]:
-        return json.loads(json.dumps(assessment.to_record()))
-
-
-def level_changed_record(org_id: str, change: LevelChange, source: str) -> KafkaRecord:
-    payload = LevelChanged(
-        org_id=org_id,
-        from_level=change.from_level,
-        to_level=change.to_level,
-        at=_moment(change.at),
-        confidence=round(change.confidence, 3),
-        deciding_components=list(change.deciding_components),
-    )
-    return encode_event(
-        type=topics.LEVEL_CHANGED_TYPE,
-        source=source,
-        id=deterministic_id(org_id, topics.LEVEL_CHANGED_TYPE, change.to_level, str(change.at)),
-        time=payload.at,
-        subject=org_id,
-        data=payload,
-        key=org_id,
-    )
-
-
-def alert_record(
-    org_id: str, transition: AlertTransition, source: str
-) -> tuple[Alert, KafkaRecord]:
-    payload = Alert(
-        org_id=org_id,
-        alert=transition.alert,
-        status=transition.status,
-        severity=transition.severity,
-        component=transition.component,
-        value=transition.value,
-        threshold=transition.threshold,
-        text=transition.text,
-        at=_moment(transition.at),
-    )
-    record = encode_event(
-        type=topics.ALERT_TYPE,
-        source=source,
-        id=deterministic_id(org_id, topics.ALERT_TYPE, transition.episode_id, transition.status),
-        time=payload.at,
-        subject=org_id,
-        data=payload,
-        key=org_id,
-    )
-    return payload, record
+        self.table[org_id] = json.loads(json.dumps(self.orgs[org_id].to_record()))
 
 
 def assess(
-    settings: Settings, assessment: Assessment, payload: ScoreUpdated, profile: Any
+    settings: Settings,
+    assessment: Assessment,
+    payload: ScoreUpdated,
+    profile: OrgProfileView | dict[str, Any] | None,
 ) -> tuple[LevelChange | None, list[AlertTransition]]:
     """Feed one score event to the organisation's trackers (pure apart from ``assessment``).
 
@@ -213,113 +132,86 @@ def assess(
     at = max(epoch_seconds(payload.as_of), assessment.as_of)
     assessment.as_of = at
     values = values_of(payload)
-    classification = classify(values, DEFAULT_PROFILES)
-    assessment.classification = classification
-    change = assessment.level.observe(classification, at)
-    target = profile.get("target_level") if isinstance(profile, dict) else None
+    change = assessment.level.observe(classify(values, DEFAULT_PROFILES), at)
+    if isinstance(profile, dict):
+        profile = OrgProfileView.from_json(payload.org_id, profile)
     snapshot = OrgSnapshot(
         values=values,
         score=payload.engagement_score,
         operating_level=assessment.level.level,
-        target_level=target,
+        target_level=profile.target_level if profile else None,
         local_day=payload.window_end.toordinal(),
     )
     return change, assessment.alerts.evaluate(snapshot, at)
 
 
-def level_view(
-    assessment: Assessment | None, payload: ScoreUpdated, profile: Any
-) -> dict[str, Any]:
-    """What ``GET /orgs/{id}/level`` answers."""
-    values = values_of(payload)
-    classification = classify(values, DEFAULT_PROFILES)
-    target = profile.get("target_level") if isinstance(profile, dict) else None
-    return {
-        "org_id": payload.org_id,
-        "as_of": payload.as_of.isoformat(),
-        "operating_level": assessment.level.level if assessment else None,
-        "best_fit": classification.level,
-        "confidence": round(classification.confidence, 3),
-        "margin": round(classification.margin, 2),
-        "distances": {k: round(v, 2) for k, v in classification.distances.items()},
-        "deciding_components": list(classification.deciding_components),
-        "target_level": target,
-        "target_gap": target_gap(values, target, DEFAULT_PROFILES) if target else None,
-    }
+@dataclass(frozen=True, slots=True)
+class PeerFigures:
+    """For the peer topic: an organisation's values for its group, or (``values`` None) its
+    withdrawal from a group it left."""
+
+    group: PeerGroupKey
+    org_id: str
+    values: dict[str, float | None] | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The peer topic's JSON value (``{"org_id"}`` alone: withdrawn)."""
+        if self.values is None:
+            return {"org_id": self.org_id}
+        return {"org_id": self.org_id, "values": self.values}
 
 
-def benchmark_position(
-    values: dict[str, float | None], medians: dict[str, float] | None
-) -> dict[str, str] | None:
-    if not medians:
-        return None
-    position: dict[str, str] = {}
-    for name, median in medians.items():
-        value = values.get(name)
-        if value is None:
-            continue
-        position[name] = "above" if value > median else "below" if value < median else "at"
-    return position
+@dataclass(slots=True)
+class ScoreAssessed:
+    """What one score event produced: records (level change, alerts) and peer figures."""
+
+    outputs: list[Outgoing] = field(default_factory=list)
+    peers: list[PeerFigures] = field(default_factory=list)
+    #: why the record could not be read (reason, detail): logged, nothing sent
+    unreadable: tuple[str, str] | None = None
 
 
-class Benchmarks:
-    """The benchmark agent's working state: peer groups of the partitions it owns."""
-
-    def __init__(self, settings: Settings, clock: WorkerClock) -> None:
+class AssessingStage:
+    def __init__(self, settings: Settings, assessments: Assessments, profiles: Table) -> None:
         self.settings = settings
-        self.clock = clock
-        self.groups = PeerGroups()
-        self.last_digest: dict[str, str] = {}
+        self.assessments = assessments
+        self.profiles = profiles
 
-    @staticmethod
-    def split(key: str) -> tuple[str, str, str]:
-        sector, band, platform = key.split("|", 2)
-        return sector, band, platform
-
-    def rebuild(self, rows: list[tuple[str, str, dict[str, float | None]]]) -> None:
-        self.groups = PeerGroups()
-        self.last_digest.clear()
-        for group, org_id, values in rows:
-            self.groups.update(org_id, self.split(group), values)
-
-    def apply(self, group: str, org_id: str, values: dict[str, float | None] | None) -> set[str]:
-        if values is None:
-            if self.groups.group_of(org_id) != self.split(group):
-                return set()
-            changed = self.groups.remove(org_id)
-        else:
-            changed = self.groups.update(org_id, self.split(group), values)
-        return {topics.benchmark_key(*g) for g in changed}
-
-    def published(self, group: str, source: str) -> tuple[BenchmarkUpdated, KafkaRecord] | None:
-        """The group's benchmark event, or None while it has fewer than k organisations."""
-        key = self.split(group)
-        k = self.settings.benchmark_min_group_size
-        stats = self.groups.published_stats(key, k)
-        if stats is None:
-            return None
-        payload = BenchmarkUpdated(
-            group=BenchmarkGroup(sector=key[0], size_band=key[1], platform_type=key[2]),
-            org_count=stats.org_count,
-            components={
-                name: QuartilesModel(
-                    p25=round(q.p25, 1), median=round(q.median, 1), p75=round(q.p75, 1)
-                )
-                for name, q in stats.components.items()
-                if q is not None
-            },
-        )
-        digest = hashlib.blake2b(payload.model_dump_json().encode(), digest_size=12).hexdigest()
-        if self.last_digest.get(group) == digest:
-            return None
-        self.last_digest[group] = digest
-        record = encode_event(
-            type=topics.BENCHMARK_UPDATED_TYPE,
-            source=source,
-            id=deterministic_id(group, topics.BENCHMARK_UPDATED_TYPE, digest),
-            time=self.clock.now_datetime(),
-            subject=group,
-            data=payload,
-            key=group,
-        )
-        return payload, record
+    def score_event(
+        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> ScoreAssessed:
+        """Levels, alerts and peer figures from one of our own score events. The firing
+        alerts are kept (for ``/alerts``) and the assessment persisted here."""
+        s = self.settings
+        out = ScoreAssessed()
+        try:
+            event = decode_output(key, value, headers)
+        except RejectedEvent as exc:
+            out.unreadable = (exc.reason.value, exc.detail)
+            return out
+        payload = event.data
+        if not isinstance(payload, ScoreUpdated):
+            return out
+        org_id = payload.org_id
+        profile = OrgProfileView.from_json(org_id, self.profiles.get(org_id))
+        assessment = self.assessments.get(org_id)
+        change, transitions = assess(s, assessment, payload, profile)
+        if change is not None:
+            record = level_changed_record(org_id, change, s.output_source)
+            out.outputs.append(Outgoing.of(s.level_changes_topic, record))
+        for transition in transitions:
+            alert, record = alert_record(org_id, transition, s.output_source)
+            out.outputs.append(Outgoing.of(s.alerts_topic, record))
+            if transition.status == "firing":
+                assessment.firing[transition.episode_id] = alert.model_dump(mode="json")
+            else:
+                assessment.firing.pop(transition.episode_id, None)
+        group = profile.group if profile else None
+        encoded = group.encode() if group else None
+        if assessment.group and assessment.group != encoded:
+            out.peers.append(PeerFigures(PeerGroupKey.decode(assessment.group), org_id))
+        if group:
+            out.peers.append(PeerFigures(group, org_id, values_of(payload)))
+        assessment.group = encoded
+        self.assessments.persist(org_id)
+        return out

@@ -28,6 +28,7 @@ from engagement.events import (
     decode_org_profile,
 )
 from engagement.ingest import epoch_seconds, to_activity
+from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 from engagement.recording import read_jsonl
 from engagement.settings import Settings
 
@@ -96,12 +97,18 @@ def recompute(
     return result
 
 
-async def _read_topic(bootstrap: str, topic: str) -> list[KafkaRecord]:
-    """Everything on the topic from offset 0 to the end offsets at start, partition order."""
+async def _read_topic(
+    bootstrap: str, topic: str, security: dict[str, Any] | None = None
+) -> list[KafkaRecord]:
+    """Everything on the topic from offset 0 to the end offsets at start, partition order.
+    ``security``: the client's TLS/SASL arguments (``aiokafka_kwargs``), as the worker's."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **(security or {}),
     )
     await consumer.start()
     try:
@@ -139,16 +146,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     bootstrap = args.bootstrap or settings.kafka_bootstrap
+    # the same TLS/SASL settings (ENGAGEMENT_KAFKA_*) as the worker's own clients
+    security = aiokafka_kwargs(KafkaSecurity.from_settings(settings))
 
     if args.jsonl:
         records: list[KafkaRecord] = list(read_jsonl(args.jsonl))
     else:
-        records = asyncio.run(_read_topic(bootstrap, args.topic))
+        records = asyncio.run(_read_topic(bootstrap, args.topic, security))
     profiles: list[KafkaRecord] = []
     if args.profiles_jsonl:
         profiles = list(read_jsonl(args.profiles_jsonl))
     elif args.profiles_topic:
-        profiles = asyncio.run(_read_topic(bootstrap, args.profiles_topic))
+        profiles = asyncio.run(_read_topic(bootstrap, args.profiles_topic, security))
     as_of = None
     if args.as_of:
         as_of = epoch_seconds(datetime.fromisoformat(args.as_of.replace("Z", "+00:00")))

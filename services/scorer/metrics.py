@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 
 if TYPE_CHECKING:
-    from .state import OrgRegistry
+    from .state import OrgStates
 
 __all__ = ["ScorerMetrics"]
 
@@ -79,12 +79,12 @@ class ScorerMetrics:
             registry=registry,
         )
 
-    def set_tracked(self, registry: OrgRegistry) -> None:
-        """Refresh the state-size gauges from an ``OrgRegistry``."""
-        self.tracked_orgs.set(len(registry.orgs))
-        self.tracked_accounts.set(registry.tracked_accounts())
-        self.tracked_messages.set(registry.tracked_messages())
-        self.tracked_reads.set(registry.tracked_reads())
+    def set_tracked(self, states: OrgStates) -> None:
+        """Refresh the state-size gauges from the worker's ``OrgStates``."""
+        self.tracked_orgs.set(len(states.orgs))
+        self.tracked_accounts.set(states.tracked_accounts())
+        self.tracked_messages.set(states.tracked_messages())
+        self.tracked_reads.set(states.tracked_reads())
 
     def processed(self, event_type: str) -> Any:
         """The per-type child of ``events_processed`` (cached: ``labels()`` is per event)."""

@@ -23,9 +23,9 @@ Per-organisation labels are bounded by ``cap`` (Prometheus practice: no unbounde
 the aggregates always cover every organisation. Which organisations keep their series is
 stable: the first ``cap`` org ids in sorted order.
 
-Wiring (in ``create_app``, once the ``Scorer`` exists): ``registry.register(for_scorer(scorer))``
-(:func:`for_scorer` reads levels from the assessments, targets from the org profiles and
-benchmark medians from the benchmarks table, exactly as the score events are enriched).
+Wiring (in ``create_app``): ``registry.register(for_read_model(read_model, states))``
+(:func:`for_read_model` takes levels, target gaps and benchmark positions from the worker's
+``read_model.ReadModel``, the one that enriches the score events, so they cannot disagree).
 
 ``registry_of_states`` is a callable (not the dict) because the worker replaces its dict of
 states after every rebalance. The callbacks get the component values as published
@@ -36,15 +36,18 @@ the event loop, so they must only read (tables, dicts), never await or write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from engagement.domain import COMPONENTS, DEFAULT_PROFILES, target_gap
+from engagement.domain import COMPONENTS
+from engagement.domain import LEVELS as DOMAIN_LEVELS
+
+from .read_model import ReadModel
 
 if TYPE_CHECKING:
-    from .app import Scorer
+    from engagement.domain import OrgState
 
 __all__ = [
     "BENCHMARK_POSITIONS",
@@ -52,14 +55,14 @@ __all__ = [
     "LEVELS",
     "SCORE_BUCKETS",
     "OrgMetricsCollector",
-    "for_scorer",
+    "for_read_model",
 ]
 
 #: Per-organisation series per worker at most (Prometheus cardinality); aggregates cover all.
 DEFAULT_CAP = 200
 
 #: Operating levels in ascending order; the index is the exported ``engagement_org_level``.
-LEVELS: tuple[str, ...] = ("initiation", "informing", "engaging", "co_creating")
+LEVELS: tuple[str, ...] = DOMAIN_LEVELS
 UNKNOWN_LEVEL = "unknown"
 #: Upper bounds of the score histogram (ratios); +Inf is added.
 SCORE_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -251,30 +254,17 @@ def _le(bound: float) -> str:
     return repr(float(bound))
 
 
-def for_scorer(scorer: Scorer, cap: int = DEFAULT_CAP) -> OrgMetricsCollector:
-    """The collector of a worker: its states, levels, target gaps and benchmark positions."""
-    from .assess import benchmark_position, group_key_of
-
-    def profile_of(org_id: str) -> Any:
-        return scorer.tables.profiles.get(org_id)
-
-    def gap_of(org_id: str, values: Values) -> Mapping[str, float | None] | None:
-        profile = profile_of(org_id)
-        target = profile.get("target_level") if isinstance(profile, dict) else None
-        if target not in DEFAULT_PROFILES:
-            return None
-        return target_gap(values, target, DEFAULT_PROFILES)
-
-    def benchmark_of(org_id: str, values: Values) -> Mapping[str, str] | None:
-        group = group_key_of(profile_of(org_id))
-        published = scorer.benchmark_table.get(group) if group else None
-        medians = published.get("medians") if isinstance(published, dict) else None
-        return benchmark_position(dict(values), medians)
-
+def for_read_model(
+    read_model: ReadModel,
+    states: Callable[[], Mapping[str, OrgState]],
+    cap: int = DEFAULT_CAP,
+) -> OrgMetricsCollector:
+    """The collector of a worker: its states (``states()``: the current dict, replaced after
+    every rebalance), levels, target gaps and benchmark positions from its read model."""
     return OrgMetricsCollector(
-        lambda: scorer.registry.orgs,
+        states,
         cap=cap,
-        level_of=scorer.assessments.announced_level,
-        target_gap_of=gap_of,
-        benchmark_of=benchmark_of,
+        level_of=read_model.level_of,
+        target_gap_of=read_model.target_gap,
+        benchmark_of=read_model.position,
     )

@@ -9,10 +9,11 @@ batch recomputation that knows the profiles first.
 So the worker reads the profiles partitions it has just been given, from the beginning to
 their current end, with a plain consumer (the topic is compacted: one record per
 organisation), while Faust still holds the input partitions paused (table ``on_recover``
-callbacks run before it resumes them). The time zones found are used for organisations that
-have no state yet; the profiles agent still applies every profile as before (same time zone:
-nothing changes). A profile that cannot be read in time only delays as it did before: the
-read is bounded and its failure is logged, never fatal.
+callbacks run before it resumes them). The time zones found are used for the organisations
+whose profile is not in the profiles table yet, both those restored by the rebuild that
+follows and those created by their first event; the profiles agent still applies every
+profile as before (same time zone: nothing changes). A profile that cannot be read in time
+only delays as it did before: the read is bounded and its failure is logged, never fatal.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -43,10 +44,9 @@ class ProfileSnapshot:
     seconds: float = 0.0
 
 
-def timezones_of(snapshot: ProfileSnapshot, now: datetime | None = None) -> dict[str, str]:
+def timezones_of(snapshot: ProfileSnapshot, now: datetime) -> dict[str, str]:
     """org_id -> time zone of the valid profiles in the snapshot (withdrawn or invalid: none).
-    ``now`` is the worker's clock (for the codec's future-time check)."""
-    now = now or datetime.now(UTC)
+    ``now`` is the worker's clock (for the codec's future-time check), never the machine's."""
     zones: dict[str, str] = {}
     for key, (value, headers) in snapshot.records.items():
         if value is None:
@@ -54,7 +54,7 @@ def timezones_of(snapshot: ProfileSnapshot, now: datetime | None = None) -> dict
         try:
             inbound = decode_org_profile(key.encode(), value, headers, now=now)
         except RejectedEvent:
-            continue  # the profiles agent dead-letters and counts it
+            continue  # the profiles agent counts it (profiles are never dead-lettered)
         profile = inbound.data
         if isinstance(profile, OrgProfile):
             zones[profile.org_id] = profile.timezone

@@ -9,11 +9,15 @@ unit: an organisation's events all live in its partition, in order of arrival.
 
 from __future__ import annotations
 
-__all__ = ["EmitPacer", "PartitionProgress"]
+from dataclasses import dataclass, field
+
+from .ports import Partitions
+
+__all__ = ["EmitPacer", "PartitionProgress", "Progress", "caught_up", "reached"]
 
 
 class PartitionProgress:
-    """Next offset to process per activity partition, as the activity agent reports it."""
+    """Next offset to process per partition of one topic, as its agent reports it."""
 
     def __init__(self) -> None:
         self._next: dict[int, int] = {}
@@ -33,6 +37,38 @@ class PartitionProgress:
         return next_offset is not None and highwater is not None and next_offset >= highwater
 
 
+@dataclass(slots=True)
+class Progress:
+    """How far this worker's agents have processed their partitions (reset on every rebuild)."""
+
+    activity: PartitionProgress = field(default_factory=PartitionProgress)
+    scores: PartitionProgress = field(default_factory=PartitionProgress)  # the second stage
+    profiles: PartitionProgress = field(default_factory=PartitionProgress)
+
+    def reset(self) -> None:
+        self.activity = PartitionProgress()
+        self.scores = PartitionProgress()
+        self.profiles = PartitionProgress()
+
+
+def reached(partitions: Partitions, topic: str, partition: int, progress: PartitionProgress) -> int:
+    """The next offset of the partition to process: from ``progress``, or where reading
+    started when nothing has been processed since the assignment."""
+    next_offset = progress.next_offset(partition)
+    if next_offset is not None:
+        return next_offset
+    return partitions.committed(topic, partition) or 0
+
+
+def caught_up(
+    partitions: Partitions, topic: str, partition: int, progress: PartitionProgress
+) -> bool:
+    """Nothing of the partition is left to read (see the module doc)."""
+    return PartitionProgress.caught_up(
+        reached(partitions, topic, partition, progress), partitions.highwater(topic, partition)
+    )
+
+
 class EmitPacer:
     """When may the score updates of a partition's organisations be published?
 
@@ -44,7 +80,7 @@ class EmitPacer:
     published when it is read to its end, or when nothing of it was processed since the
     previous tick (what is left is no data: a transaction marker), and, while a long burst
     is read, at least every ``max_delay`` seconds. Each local day's end is published anyway
-    (``agents.emit_scores``).
+    (``emitter.ScoreEmitter``).
     """
 
     def __init__(self, max_delay: float) -> None:

@@ -1,23 +1,85 @@
-"""Domain figures to output events: payloads, deterministic ids, Kafka records."""
+"""Every output record of the worker is built here: score, monthly, level change, alert,
+benchmark and dead letter. Stages return ``Outgoing`` values (topic name + record); the agents
+send them (``agents.TopicSender``). Ids are deterministic, so a redelivery or a replay
+produces the same records.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from engagement.domain import COMPONENTS, Figures, OrgState, month_key_of, month_label
+from engagement.domain import (
+    COMPONENTS,
+    AlertTransition,
+    Figures,
+    GroupStats,
+    LevelChange,
+    OrgState,
+    month_key_of,
+    month_label,
+)
 from engagement.events import (
+    Alert,
+    BenchmarkGroup,
+    BenchmarkUpdated,
     ComponentFigure,
     Components,
+    DeadLetterReason,
     KafkaRecord,
+    LevelChanged,
     MonthClosed,
     ScoreUpdated,
+    dead_letter_headers,
     deterministic_id,
     encode_event,
     topics,
 )
+from engagement.events.models import Quartiles as QuartilesModel
 
-__all__ = ["month_closed", "score_payload", "score_record"]
+__all__ = [
+    "Outgoing",
+    "alert_record",
+    "benchmark_payload",
+    "benchmark_record",
+    "dead_letter",
+    "figures_digest",
+    "level_changed_record",
+    "month_closed",
+    "score_payload",
+    "score_record",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record for one topic (by name). ``reason``/``detail``: set on a dead letter, so
+    the sender counts and logs it as one instead of as an output."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    reason: DeadLetterReason | None = None
+    detail: str = ""
+
+    @classmethod
+    def of(cls, topic: str, record: KafkaRecord) -> Outgoing:
+        return cls(topic, record.key, record.value, record.headers)
+
+
+def dead_letter(
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    reason: DeadLetterReason,
+    detail: str,
+) -> Outgoing:
+    """The input record untouched (key, value, headers), plus the reason headers."""
+    return Outgoing(topic, key, value, dead_letter_headers(headers, reason, detail), reason, detail)
 
 
 def _moment(ts: int) -> datetime:
@@ -98,4 +160,86 @@ def month_closed(state: OrgState, figures: Figures, source: str) -> KafkaRecord:
         subject=state.org_id,
         data=payload,
         key=state.org_id,
+    )
+
+
+def level_changed_record(org_id: str, change: LevelChange, source: str) -> KafkaRecord:
+    payload = LevelChanged(
+        org_id=org_id,
+        from_level=change.from_level,
+        to_level=change.to_level,
+        at=_moment(change.at),
+        confidence=round(change.confidence, 3),
+        deciding_components=list(change.deciding_components),
+    )
+    return encode_event(
+        type=topics.LEVEL_CHANGED_TYPE,
+        source=source,
+        id=deterministic_id(org_id, topics.LEVEL_CHANGED_TYPE, change.to_level, str(change.at)),
+        time=payload.at,
+        subject=org_id,
+        data=payload,
+        key=org_id,
+    )
+
+
+def alert_record(
+    org_id: str, transition: AlertTransition, source: str
+) -> tuple[Alert, KafkaRecord]:
+    """The alert event, and its payload (the second stage keeps the firing ones)."""
+    payload = Alert(
+        org_id=org_id,
+        alert=transition.alert,
+        status=transition.status,
+        severity=transition.severity,
+        component=transition.component,
+        value=transition.value,
+        threshold=transition.threshold,
+        text=transition.text,
+        at=_moment(transition.at),
+    )
+    record = encode_event(
+        type=topics.ALERT_TYPE,
+        source=source,
+        id=deterministic_id(org_id, topics.ALERT_TYPE, transition.episode_id, transition.status),
+        time=payload.at,
+        subject=org_id,
+        data=payload,
+        key=org_id,
+    )
+    return payload, record
+
+
+def benchmark_payload(stats: GroupStats) -> BenchmarkUpdated:
+    """A published group's figures (``PeerGroups.published_stats``), rounded as published."""
+    sector, band, platform = stats.group
+    return BenchmarkUpdated(
+        group=BenchmarkGroup(sector=sector, size_band=band, platform_type=platform),
+        org_count=stats.org_count,
+        components={
+            name: QuartilesModel(
+                p25=round(q.p25, 1), median=round(q.median, 1), p75=round(q.p75, 1)
+            )
+            for name, q in stats.components.items()
+            if q is not None
+        },
+    )
+
+
+def benchmark_digest(payload: BenchmarkUpdated) -> str:
+    return _digest(payload.model_dump_json())
+
+
+def benchmark_record(
+    group: str, payload: BenchmarkUpdated, digest: str, source: str, now: datetime
+) -> KafkaRecord:
+    """``group``: the encoded group key (``sector|size_band|platform_type``), the record key."""
+    return encode_event(
+        type=topics.BENCHMARK_UPDATED_TYPE,
+        source=source,
+        id=deterministic_id(group, topics.BENCHMARK_UPDATED_TYPE, digest),
+        time=now,
+        subject=group,
+        data=payload,
+        key=group,
     )

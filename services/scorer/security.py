@@ -8,9 +8,10 @@ per-organisation series are business data; Prometheus sends the token with
 open paths. Without a token (the default) nothing is checked.
 
 The check runs as an aiohttp middleware on the Faust web server (``api_auth_middleware``), so
-it covers every route, Faust's own included. Requests Faust routes to the worker that owns an
-organisation keep their headers, token included; the worker's own calls to its peers add it
-with :func:`peer_headers`. A view can also call :meth:`ApiAuth.check` itself.
+it covers every route, Faust's own included. A request a worker forwards to the worker that
+owns the organisation (``views.org_route``, plain HTTP) carries the original headers, token
+included; the worker's own calls to its peers (``/orgs?local=1``) add it with
+:func:`peer_headers`. A view can also call :meth:`ApiAuth.check` itself.
 
 Comparison is constant-time; the token is held as a ``SecretStr`` and never logged.
 """

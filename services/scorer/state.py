@@ -1,12 +1,16 @@
 """The worker's in-memory organisation states, mirrored into changelog-backed Faust tables.
 
 The domain core keeps each organisation's exact state in plain Python; this module makes it
-durable. Every change ``OrgState.apply`` reports becomes one table write (so one changelog
-record per changed account, message or read, never a rewrite of a whole organisation), and
-after each rebalance the states of the partitions this worker owns are rebuilt from the tables.
+durable. Every change ``OrgState.apply``/``advance`` reports becomes one table write (one
+changelog record per changed account, message, read or organisation clock, never a rewrite of
+a whole organisation), and after each rebalance the states of the partitions this worker owns
+are rebuilt from the tables.
 
-Keys are ``org_id`` + ``\\x1f`` + item id, written while processing an event of that org's
-partition, so every table is co-partitioned with the input topic.
+Keys: ``org_id`` (``orgs``, ``profiles``), ``org_id\\x1faccount_id`` (``accounts``),
+``org_id\\x1fmessage_id`` (``messages``), ``org_id\\x1fmessage_id\\x1faccount_id``
+(``reads``). They are written in an agent processing that organisation's partition (the
+activity agent, or the clock agent for the partition's tick), so each write lands in the
+changelog partition of the organisation's input partition.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from engagement.domain import (
     StateChange,
 )
 
-__all__ = ["OrgRegistry", "StateTables", "partition_of"]
+from .ports import Table
+
+__all__ = ["OrgStates", "StateTables", "partition_of"]
 
 SEP = "\x1f"
 
@@ -48,22 +54,24 @@ def _text(key: Any) -> str:
 
 @dataclass(slots=True)
 class StateTables:
-    """The Faust tables (any MutableMapping works, which is how unit tests use dicts)."""
+    """The first stage's tables (Faust tables; dicts in unit tests)."""
 
-    orgs: Any  # org_id -> [clock, as_of, closed_through, first_month]
-    accounts: Any  # org\x1faccount -> packed account
-    messages: Any  # org\x1fmessage -> [day, time, audience]
-    reads: Any  # org\x1fmessage\x1faccount -> earliest read time
-    profiles: Any  # org_id -> org profile dict
+    orgs: Table  # org_id -> [clock, as_of, closed_through, first_month]
+    accounts: Table  # org\x1faccount -> packed account
+    messages: Table  # org\x1fmessage -> [day, time, audience]
+    reads: Table  # org\x1fmessage\x1faccount -> earliest read time
+    profiles: Table  # org_id -> org profile (JSON of ``OrgProfile``)
 
 
-class OrgRegistry:
+class OrgStates:
+    """The states of the organisations this worker owns (``orgs``), and their persistence."""
+
     def __init__(self, rules: ScoringRules, tables: StateTables, partitions: int = 1) -> None:
         self.rules = rules
         self.tables = tables
         self.partitions = partitions
         self.orgs: dict[str, OrgState] = {}
-        #: time zones read ahead from the profiles topic (scorer.profiles), for organisations
+        #: time zones read ahead from the profiles topic (``profiles``), for organisations
         #: whose profile the profiles agent has not applied yet
         self.known_timezones: dict[str, str] = {}
         self.ready = False

@@ -31,8 +31,8 @@ from typing import Any
 from engagement.domain import COMPONENTS, DEFAULT_PROFILES, LEVELS
 from engagement.events import ScoreUpdated
 
-from .app import Scorer
-from .assess import Benchmarks, group_key_of
+from .context import WorkerContext
+from .emitter import ScoreEmitter
 from .publish import score_payload
 from .views import org_route, scored_state, unknown_org
 
@@ -112,21 +112,21 @@ class TrendRecorder:
         for org_id in [o for o in self.orgs if o not in keep]:
             del self.orgs[org_id]
 
-    def sample(self, scorer: Scorer) -> int:
+    def sample(self, emitter: ScoreEmitter) -> int:
         """Record the organisations whose published figures changed since the last sample.
 
-        Figures are taken at the as_of the scorer publishes them at (``Scorer.as_of_now``).
-        Returns how many were recorded.
+        Figures are taken at the as_of the worker publishes them at
+        (``ScoreEmitter.as_of_now``). Returns how many were recorded.
         """
-        registry = scorer.registry
-        self.keep_only(registry.orgs)
+        orgs = emitter.states.orgs
+        self.keep_only(orgs)
         recorded = 0
-        for org_id, digest in list(scorer.last_digest.items()):
-            state = registry.orgs.get(org_id)
+        for org_id, digest in list(emitter.last_digest.items()):
+            state = orgs.get(org_id)
             if state is None or state.first_month < 0:
                 continue
             trend = self.orgs.setdefault(org_id, _OrgTrend())
-            published = scorer.last_published.get(org_id)
+            published = emitter.last_published.get(org_id)
             if trend.digest != digest and published is not None:
                 # the figures the scorer just published: no need to compute them again
                 trend.digest, trend.as_of = digest, state.as_of
@@ -138,28 +138,11 @@ class TrendRecorder:
                 or state.calendar.day(trend.as_of) == state.calendar.day(state.as_of)
             ):
                 continue  # same figures on the same local day: that day's point stands
-            at = scorer.as_of_now(org_id, state.as_of)
+            at = emitter.as_of_now(org_id, state.as_of)
             trend.digest, trend.as_of = digest, state.as_of
             self.observe(score_payload(state, at))
             recorded += 1
         return recorded
-
-
-def peer_group(scorer: Scorer, profile: Any) -> dict[str, Any] | None:
-    """The organisation's benchmark group and, once published, its quartiles."""
-    key = group_key_of(profile)
-    if key is None:
-        return None
-    sector, band, platform = Benchmarks.split(key)
-    found = scorer.benchmark_table.get(key)
-    benchmark = found.get("benchmark") if isinstance(found, dict) else None
-    return {
-        "group": {"sector": sector, "size_band": band, "platform_type": platform},
-        "published": benchmark is not None,
-        "org_count": benchmark.get("org_count") if benchmark else None,
-        "components": benchmark.get("components", {}) if benchmark else {},
-        "min_group_size": scorer.settings.benchmark_min_group_size,
-    }
 
 
 def profiles_body() -> dict[str, Any]:
@@ -170,12 +153,12 @@ def profiles_body() -> dict[str, Any]:
     }
 
 
-def register_ui(scorer: Scorer) -> TrendRecorder:
+def register_ui(ctx: WorkerContext) -> TrendRecorder:
     """Add the UI pages, their assets and JSON, and the trend sampler to the worker."""
-    app, settings = scorer.app, scorer.settings
+    app, settings = ctx.app, ctx.settings
     assets = load_assets()
-    recorder = TrendRecorder(now=scorer.clock.now())
-    routed = org_route(scorer)
+    recorder = TrendRecorder(now=ctx.clock.now())
+    routed = org_route(ctx)
 
     def asset(web: Any, name: str) -> Any:
         found = assets.get(name)
@@ -207,32 +190,31 @@ def register_ui(scorer: Scorer) -> TrendRecorder:
     @app.page("/ui/api/orgs/{org_id}/profile")
     @routed
     async def ui_org_profile(web: Any, request: Any, org_id: str) -> Any:
-        state = scored_state(scorer, org_id)
+        state = scored_state(ctx, org_id)
         if state is None:
             return unknown_org(web, org_id)
-        profile = scorer.tables.profiles.get(org_id)
-        known = profile if isinstance(profile, dict) else {}
+        profile = ctx.read_model.profile(org_id)
         return web.json(
             {
                 "org_id": org_id,
-                "name": known.get("name"),
-                "sector": known.get("sector"),
-                "employees": known.get("employees"),
-                "platform_type": known.get("platform_type"),
-                "target_level": known.get("target_level"),
+                "name": profile.name if profile else None,
+                "sector": profile.sector if profile else None,
+                "employees": profile.employees if profile else None,
+                "platform_type": profile.platform_type if profile else None,
+                "target_level": profile.target_level if profile else None,
                 "timezone": state.timezone,
-                "peer_group": peer_group(scorer, profile),
+                "peer_group": ctx.read_model.peer_group(profile),
             }
         )
 
     @app.page("/ui/api/orgs/{org_id}/trend")
     @routed
     async def ui_org_trend(web: Any, request: Any, org_id: str) -> Any:
-        state = scored_state(scorer, org_id)
+        state = scored_state(ctx, org_id)
         if state is None:
             return unknown_org(web, org_id)
         # The figures the score endpoint answers now are the trend's latest point.
-        recorder.observe(score_payload(state, scorer.as_of_now(org_id, state.as_of)))
+        recorder.observe(score_payload(state, ctx.emitter.as_of_now(org_id, state.as_of)))
         return web.json(
             {
                 "org_id": org_id,
@@ -247,7 +229,7 @@ def register_ui(scorer: Scorer) -> TrendRecorder:
 
     @app.timer(interval=interval)
     async def ui_trend_sampler() -> None:
-        if scorer.registry.ready:
-            recorder.sample(scorer)
+        if ctx.states.ready:
+            recorder.sample(ctx.emitter)
 
     return recorder

@@ -1,7 +1,10 @@
 """The query API on the worker's web server.
 
-``/orgs/{org_id}/score`` is routed by Faust to the worker that owns the organisation's
-partition, so any worker can be asked. Errors are JSON with an ``error`` field.
+Any worker can be asked about any organisation: the per-organisation routes (``org_route``)
+answer on the worker that owns the organisation's partition, and elsewhere forward the
+request over HTTP to that worker (found in Faust's table metadata by our own partitioner, not
+with Faust's ``table_route``: see ``_owner_url``) and relay its answer. Errors are JSON with
+an ``error`` field. What is answered comes from the read side (``read_model``).
 """
 
 from __future__ import annotations
@@ -14,9 +17,7 @@ from yarl import URL
 
 from engagement.domain import OrgState
 
-from .agents import enrich
-from .app import Scorer
-from .assess import level_view
+from .context import WorkerContext
 from .publish import score_payload
 from .security import peer_headers
 from .state import partition_of
@@ -24,11 +25,11 @@ from .state import partition_of
 __all__ = ["org_route", "register_views", "scored_state", "unknown_org"]
 
 
-def _peer_urls(scorer: Scorer) -> list[str]:
+def _peer_urls(ctx: WorkerContext) -> list[str]:
     """Web addresses of the other workers of the group, from Faust's partition assignor."""
-    me = str(scorer.app.conf.canonical_url).rstrip("/")
+    me = str(ctx.app.conf.canonical_url).rstrip("/")
     try:
-        hosts = scorer.app.router.tables_metadata().keys()
+        hosts = ctx.app.router.tables_metadata().keys()
     except Exception:
         return []
     return sorted({str(h).rstrip("/") for h in hosts} - {me})
@@ -37,9 +38,9 @@ def _peer_urls(scorer: Scorer) -> list[str]:
 OrgHandler = Callable[[Any, Any, str], Awaitable[Any]]
 
 
-def scored_state(scorer: Scorer, org_id: str) -> OrgState | None:
+def scored_state(ctx: WorkerContext, org_id: str) -> OrgState | None:
     """The organisation's state once it has figures (None: unknown here, answer 404)."""
-    state = scorer.registry.orgs.get(org_id)
+    state = ctx.states.orgs.get(org_id)
     return None if state is None or state.first_month < 0 else state
 
 
@@ -47,18 +48,18 @@ def unknown_org(web: Any, org_id: str) -> Any:
     return web.json({"error": "unknown organisation", "org_id": org_id}, status=404)
 
 
-def _owner_url(scorer: Scorer, org_id: str) -> str | None:
+def _owner_url(ctx: WorkerContext, org_id: str) -> str | None:
     """Web address of the worker holding the organisation's partition (None: unassigned).
 
     Not Faust's ``table_route``: it hashes the JSON-serialised table key (``"org"`` with the
     quotes), which Kafka's partitioner places on another partition than the organisation's
     events, so with several workers it asks the wrong one for about half the organisations.
     """
-    table = scorer.tables.orgs
+    table = ctx.tables.orgs
     topic = table.changelog_topic.get_topic_name()
-    partition = partition_of(org_id, scorer.settings.topic_partitions)
+    partition = partition_of(org_id, ctx.settings.topic_partitions)
     try:
-        hosts = scorer.app.router.table_metadata(table.name)
+        hosts = ctx.app.router.table_metadata(table.name)
     except Exception:
         return None
     for host, tps in hosts.items():
@@ -67,18 +68,18 @@ def _owner_url(scorer: Scorer, org_id: str) -> str | None:
     return None
 
 
-def org_route(scorer: Scorer) -> Callable[[OrgHandler], OrgHandler]:
+def org_route(ctx: WorkerContext) -> Callable[[OrgHandler], OrgHandler]:
     """Answer here when this worker owns the organisation, else ask the owner."""
 
     def decorator(fun: OrgHandler) -> OrgHandler:
         @functools.wraps(fun)
         async def routed(view: Any, request: Any, org_id: str) -> Any:
-            owner = _owner_url(scorer, org_id)
-            if owner is None or owner == str(scorer.app.conf.canonical_url).rstrip("/"):
+            owner = _owner_url(ctx, org_id)
+            if owner is None or owner == str(ctx.app.conf.canonical_url).rstrip("/"):
                 return await fun(view, request, org_id)
             url = URL(owner).with_path(request.path).with_query(request.query)
             try:
-                async with scorer.app.http_client.get(str(url), headers=request.headers) as resp:
+                async with ctx.app.http_client.get(str(url), headers=request.headers) as resp:
                     return view.text(
                         await resp.text(), content_type=resp.content_type, status=resp.status
                     )
@@ -97,9 +98,9 @@ def org_route(scorer: Scorer) -> Callable[[OrgHandler], OrgHandler]:
     return decorator
 
 
-def register_views(scorer: Scorer) -> None:
-    app = scorer.app
-    routed = org_route(scorer)
+def register_views(ctx: WorkerContext) -> None:
+    app = ctx.app
+    routed = org_route(ctx)
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
@@ -107,19 +108,19 @@ def register_views(scorer: Scorer) -> None:
 
     @app.page("/ready")
     async def ready(web: Any, request: Any) -> Any:
-        if scorer.registry.ready and not app.rebalancing:
-            return web.json({"status": "ready", "organisations": len(scorer.registry.orgs)})
+        if ctx.states.ready and not app.rebalancing:
+            return web.json({"status": "ready", "organisations": len(ctx.states.orgs)})
         return web.json({"status": "starting"}, status=503)
 
     @app.page("/orgs")
     async def orgs(web: Any, request: Any) -> Any:
         """All organisations: this worker's, plus (unless ``?local=1``) its peers'."""
-        found = set(scorer.registry.orgs)
+        found = set(ctx.states.orgs)
         if request.query.get("local") != "1":
-            for url in _peer_urls(scorer):
+            for url in _peer_urls(ctx):
                 try:
                     async with app.http_client.get(
-                        f"{url}/orgs?local=1", headers=peer_headers(scorer.settings)
+                        f"{url}/orgs?local=1", headers=peer_headers(ctx.settings)
                     ) as resp:
                         found.update((await resp.json())["orgs"])
                 except Exception as exc:  # a peer mid-restart must not break the listing
@@ -132,32 +133,31 @@ def register_views(scorer: Scorer) -> None:
     @app.page("/orgs/{org_id}/level")
     @routed
     async def org_level(web: Any, request: Any, org_id: str) -> Any:
-        state = scored_state(scorer, org_id)
+        state = scored_state(ctx, org_id)
         if state is None:
             return unknown_org(web, org_id)
-        payload = score_payload(state, scorer.as_of_now(org_id, state.as_of))
-        assessment = scorer.assessments.get(org_id)
-        return web.json(level_view(assessment, payload, scorer.tables.profiles.get(org_id)))
+        payload = score_payload(state, ctx.emitter.as_of_now(org_id, state.as_of))
+        return web.json(ctx.read_model.level_view(payload))
 
     @app.page("/orgs/{org_id}/alerts")
     @routed
     async def org_alerts(web: Any, request: Any, org_id: str) -> Any:
-        if org_id not in scorer.registry.orgs:
+        if org_id not in ctx.states.orgs:
             return unknown_org(web, org_id)
-        firing = scorer.assessments.get(org_id).firing
-        return web.json({"org_id": org_id, "firing": sorted(firing.values(), key=str)})
+        return web.json({"org_id": org_id, "firing": ctx.assessments.firing(org_id)})
 
     @app.page("/benchmarks")
     async def benchmarks(web: Any, request: Any) -> Any:
         """Published peer groups (a global table: every worker holds all of them)."""
-        groups = [v["benchmark"] for v in list(scorer.benchmark_table.values())]
+        groups = [v["benchmark"] for v in list(ctx.tables.benchmarks.values())]
         return web.json({"groups": sorted(groups, key=lambda g: sorted(g["group"].items()))})
 
     @app.page("/orgs/{org_id}/score")
     @routed
     async def org_score(web: Any, request: Any, org_id: str) -> Any:
-        state = scored_state(scorer, org_id)
+        state = scored_state(ctx, org_id)
         if state is None:
             return unknown_org(web, org_id)
-        payload = enrich(scorer, score_payload(state, scorer.as_of_now(org_id, state.as_of)))
+        payload = score_payload(state, ctx.emitter.as_of_now(org_id, state.as_of))
+        payload = ctx.read_model.enrich(payload)
         return web.json(payload.model_dump(mode="json"))

@@ -28,15 +28,11 @@ import structlog
 from engagement.logging import configure_logging
 from engagement.settings import Settings
 
+from .files import write_jsonl
+from .generate import DEFAULT_EVENTS_PER_ACCOUNT_DAY, SimulatedLog, generate
+from .live import LiveTraffic
 from .producer import Producer, check_bootstrap, ensure_topics
 from .scenarios import SCENARIOS, apply_scenario
-from .traffic import (
-    DEFAULT_EVENTS_PER_ACCOUNT_DAY,
-    LiveTraffic,
-    SimulatedLog,
-    generate,
-    write_jsonl,
-)
 
 log = structlog.get_logger("simulator")
 

@@ -1,9 +1,10 @@
 """Named scenarios: what-if stories told on top of a generated log (``simulator.traffic``).
 
 A scenario is a pure transformation of a :class:`~simulator.traffic.SimulatedLog`: it removes,
-rewrites or adds records, never touches a clock or the network, and the same log always gives
-the same result (event ids of new records derive from the records they come from, so
-duplicates stay duplicates). The base generator is not changed by a scenario.
+rewrites or adds typed events (:class:`~simulator.events.SimEvent`; the records are encoded from
+them afterwards, nothing is decoded back), never touches a clock or the network, and the same
+log always gives the same result (event ids of new events derive from the events they come
+from, so duplicates stay duplicates). The base generator is not changed by a scenario.
 
 ================== ============================================================================
 name               story
@@ -30,7 +31,7 @@ intranet           platform: the same people and content, but a share of the acc
                    own benchmark group (platform type) with lower figures.
 ================== ============================================================================
 
-Only the backfill is shaped: :class:`~simulator.traffic.LiveTraffic` continues the base
+Only the backfill is shaped: :class:`~simulator.live.LiveTraffic` continues the base
 world (users who dropped out come back, twins get no live events).
 """
 
@@ -38,29 +39,27 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from engagement.domain import LEVELS
 from engagement.events import (
-    ACTIVITY_TYPES,
     AccountCreated,
     ContentPublished,
     Interaction,
     KafkaRecord,
     OrgProfile,
     Visit,
-    decode_org_profile,
     deterministic_id,
-    encode_event,
     topics,
 )
 
-from .traffic import ARCHETYPES, SimulatedLog
+from .events import SimEvent
+from .generate import SimulatedLog
+from .world import ARCHETYPES, org_source
 
 __all__ = [
     "SCENARIOS",
@@ -77,7 +76,8 @@ __all__ = [
 
 DAY = 86_400
 HOUR = 3_600
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+_INFORMING = LEVELS[1]
+_T = TypeVar("_T")
 
 
 class Scenario(Protocol):
@@ -99,44 +99,8 @@ class Scenario(Protocol):
 
 
 # ------------------------------------------------------------------------------------------------
-# reading and writing records
+# reading and writing events
 # ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Event:
-    """What a scenario needs of an activity record, read without full validation."""
-
-    id: str
-    type: str
-    t: int  # epoch seconds
-    data: dict[str, Any]
-
-    @property
-    def org(self) -> str:
-        return str(self.data.get("org_id", ""))
-
-    @property
-    def account(self) -> str:
-        return str(self.data.get("account_id", ""))
-
-
-def _epoch(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-
-
-def _peek(record: KafkaRecord) -> _Event:
-    """Type, time and payload of a record in binary or structured CloudEvents mode."""
-    headers = {name: value for name, value in record.headers}
-    if headers.get("content-type", b"").startswith(b"application/cloudevents"):
-        event = json.loads(record.value)
-        return _Event(str(event["id"]), str(event["type"]), _epoch(event["time"]), event["data"])
-    return _Event(
-        headers["ce_id"].decode(),
-        headers["ce_type"].decode(),
-        _epoch(headers["ce_time"].decode()),
-        json.loads(record.value),
-    )
 
 
 def _unit(*parts: object) -> float:
@@ -145,26 +109,19 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def _encode(scenario: str, origin: str, n: int, type_: str, t: int, data: BaseModel) -> KafkaRecord:
+def _new(scenario: str, origin: str, n: int, type_: str, t: int, data: BaseModel) -> SimEvent:
+    """A new event of a scenario (binary mode); its id derives from where it comes from."""
     org = str(getattr(data, "org_id", ""))
-    return encode_event(
-        type=type_,
-        source=f"urn:intranet:simulator:{org}",
-        id=deterministic_id("scenario", scenario, origin, str(n)),
-        time=datetime.fromtimestamp(t, UTC),
-        subject=None,
-        data=data,
-        key=org,
-    )
+    id_ = deterministic_id("scenario", scenario, origin, str(n))
+    return SimEvent(type_, data, t, id_, org_source(org), org)
 
 
-def _merge(
-    base: list[KafkaRecord], times: list[int], extra: list[tuple[int, KafkaRecord]]
-) -> list[KafkaRecord]:
-    """Insert ``extra`` (time, record) into the produce order of ``base``.
+def _merge(base: list[_T], times: list[int], extra: list[tuple[int, _T]]) -> list[_T]:
+    """Insert ``extra`` (time, event) into the produce order of ``base``.
 
-    ``base`` is in event-time order except for injected disorder; a new record goes after every
-    base record whose running maximum event time is not later than its own time.
+    ``base`` is in event-time order except for injected disorder (``times`` are its event
+    times); a new event goes after every base event whose running maximum event time is not
+    later than its own time.
     """
     if not extra:
         return list(base)
@@ -173,23 +130,22 @@ def _merge(
     for t in times:
         high = max(high, t)
         running.append(high)
-    slots: dict[int, list[KafkaRecord]] = {}
-    for t, record in sorted(extra, key=lambda e: e[0]):
-        slots.setdefault(bisect.bisect_right(running, t), []).append(record)
-    out: list[KafkaRecord] = []
-    for i, record in enumerate(base):
+    slots: dict[int, list[_T]] = {}
+    for t, item in sorted(extra, key=lambda e: e[0]):
+        slots.setdefault(bisect.bisect_right(running, t), []).append(item)
+    out: list[_T] = []
+    for i, item in enumerate(base):
         out.extend(slots.pop(i, ()))
-        out.append(record)
+        out.append(item)
     out.extend(slots.pop(len(base), ()))
     return out
 
 
 def _profiles(log: SimulatedLog) -> dict[str, OrgProfile]:
     out: dict[str, OrgProfile] = {}
-    for record in log.profiles:
-        data = decode_org_profile(record.key, record.value, record.headers, now=_FAR_FUTURE).data
-        assert isinstance(data, OrgProfile)
-        out[data.org_id] = data
+    for event in log.profile_events:
+        assert isinstance(event.data, OrgProfile)
+        out[event.data.org_id] = event.data
     return out
 
 
@@ -203,11 +159,11 @@ def behaviour_level(log: SimulatedLog, org_id: str) -> str:
     raise KeyError(org_id)
 
 
-def _is_message(event: _Event) -> bool:
+def _is_message(event: SimEvent) -> bool:
     return (
         event.type == topics.CONTENT_PUBLISHED_TYPE
-        and event.data.get("content_type") == "message"
-        and event.data.get("action", "created") == "created"
+        and getattr(event.data, "content_type", None) == "message"
+        and getattr(event.data, "action", "created") == "created"
     )
 
 
@@ -262,8 +218,7 @@ class AdoptionDrop:
         _check(self, log)
         targets, at = set(self.targets(log)), self.drop_at(log)
         kept = []
-        for record in log.activity:
-            event = _peek(record)
+        for event in log.events:
             silent = (
                 event.org in targets
                 and event.t >= at
@@ -271,8 +226,8 @@ class AdoptionDrop:
                 and self.drops(event.org, event.account)
             )
             if not silent:
-                kept.append(record)
-        return replace(log, activity=kept)
+                kept.append(event)
+        return replace(log, events=kept)
 
 
 @dataclass(frozen=True)
@@ -290,7 +245,7 @@ class Growth:
     min_orgs: int = 4
 
     def targets(self, log: SimulatedLog) -> list[str]:
-        return [org for org in log.org_ids if behaviour_level(log, org) == "informing"]
+        return [org for org in log.org_ids if behaviour_level(log, org) == _INFORMING]
 
     def adopts_at(self, log: SimulatedLog, org: str, account: str) -> float | None:
         """When the account starts interacting (None: never)."""
@@ -303,9 +258,10 @@ class Growth:
     def apply(self, log: SimulatedLog) -> SimulatedLog:
         _check(self, log)
         targets = set(self.targets(log))
-        times, extra, seen = [], [], set()
-        for record in log.activity:
-            event = _peek(record)
+        times: list[int] = []
+        extra: list[tuple[int, SimEvent]] = []
+        seen: set[tuple[str, str, int]] = set()
+        for event in log.events:
             times.append(event.t)
             if event.org not in targets or event.type != topics.VISIT_TYPE:
                 continue
@@ -322,7 +278,7 @@ class Growth:
                 extra.append(
                     (
                         event.t + 60,
-                        _encode(
+                        _new(
                             self.name,
                             event.id,
                             0,
@@ -346,7 +302,7 @@ class Growth:
                 extra.append(
                     (
                         event.t + 120,
-                        _encode(
+                        _new(
                             self.name,
                             event.id,
                             1,
@@ -356,7 +312,7 @@ class Growth:
                         ),
                     )
                 )
-        return replace(log, activity=_merge(log.activity, times, extra))
+        return replace(log, events=_merge(log.events, times, extra))
 
 
 @dataclass(frozen=True)
@@ -377,8 +333,7 @@ class OnboardingWave:
     def wave(self, log: SimulatedLog) -> dict[str, int]:
         """Organisation -> number of new accounts."""
         accounts: dict[str, set[str]] = {org: set() for org in self.targets(log)}
-        for record in log.activity:
-            event = _peek(record)
+        for event in log.events:
             if event.org in accounts and event.account:
                 accounts[event.org].add(event.account)
         return {org: max(1, round(self.size * len(ids))) for org, ids in accounts.items()}
@@ -390,16 +345,16 @@ class OnboardingWave:
         _check(self, log)
         end = _epoch_of(log.end)
         at = end - self.wave_days * DAY
-        times = [_peek(r).t for r in log.activity]
-        extra: list[tuple[int, KafkaRecord]] = []
+        times = [event.t for event in log.events]
+        extra: list[tuple[int, SimEvent]] = []
         for org, n in self.wave(log).items():
             for i in range(n):
                 account = f"acc-wave-{i + 1:04d}"
                 origin = f"{org}|{account}"
                 created = at + int(_unit(self.name, "created", origin) * 8 * HOUR)
                 data = AccountCreated(org_id=org, account_id=account)
-                record = _encode(self.name, origin, 0, topics.ACCOUNT_CREATED_TYPE, created, data)
-                extra.append((created, record))
+                event = _new(self.name, origin, 0, topics.ACCOUNT_CREATED_TYPE, created, data)
+                extra.append((created, event))
                 if self.logs_in(org, account):
                     first = (
                         created
@@ -408,9 +363,9 @@ class OnboardingWave:
                     )
                     visit = Visit(org_id=org, account_id=account, client="web")
                     extra.append(
-                        (first, _encode(self.name, origin, 1, topics.VISIT_TYPE, first, visit))
+                        (first, _new(self.name, origin, 1, topics.VISIT_TYPE, first, visit))
                     )
-        return replace(log, activity=_merge(log.activity, times, extra))
+        return replace(log, events=_merge(log.events, times, extra))
 
 
 @dataclass
@@ -446,7 +401,7 @@ class CommunityVsIntranet:
         profiles = _profiles(log)
         return [org for org in log.org_ids if profiles[org].platform_type == "intranet"]
 
-    def cast(self, events: list[_Event], targets: list[str]) -> _Cast:
+    def cast(self, events: list[SimEvent], targets: list[str]) -> _Cast:
         """Who writes the twins' messages: of each organisation's message authors a share
         (at least one) keeps writing; the others stop publishing altogether."""
         authors: dict[str, set[str]] = {org: set() for org in targets}
@@ -473,11 +428,11 @@ class CommunityVsIntranet:
             return "absent"
         return "occasional" if u < self.never_log_in + self.occasional else "active"
 
-    def keeps(self, event: _Event, cast: _Cast) -> bool:
+    def keeps(self, event: SimEvent, cast: _Cast) -> bool:
         if event.type in (topics.ACCOUNT_CREATED_TYPE, topics.ACCOUNT_DELETED_TYPE):
             return True
         if _is_message(event):
-            content = event.data.get("content_id")
+            content = getattr(event.data, "content_id", None)
             return _unit(self.name, "message", event.org, content) < self.messages
         habit = self.habit(event.org, event.account, cast)
         if habit == "absent":
@@ -490,32 +445,31 @@ class CommunityVsIntranet:
         share = self.occasional_days if habit == "occasional" else self.active_days
         return _unit(self.name, "day", event.org, event.account, event.t // DAY) < share
 
-    def twin_data(self, event: _Event, twin: str, cast: _Cast) -> BaseModel:
-        data = dict(event.data, org_id=twin)
+    def twin_data(self, event: SimEvent, twin: str, cast: _Cast) -> BaseModel:
+        update: dict[str, Any] = {"org_id": twin}
         habit = self.habit(event.org, event.account, cast)
         if event.type == topics.ACCOUNT_CREATED_TYPE and habit == "absent":
-            data["activated_at"] = None
+            update["activated_at"] = None
         if _is_message(event) and habit != "writer":  # a remaining writer sends it
             kept = cast.writers[event.org]
-            data["account_id"] = kept[int(_unit(self.name, "by", event.id) * len(kept))]
-        return ACTIVITY_TYPES[event.type].model_validate(data)
+            update["account_id"] = kept[int(_unit(self.name, "by", event.id) * len(kept))]
+        return event.data.model_copy(update=update)
 
     def apply(self, log: SimulatedLog) -> SimulatedLog:
         _check(self, log)
         profiles = _profiles(log)
         targets = self.targets(log)
         twin_of = {org: org + self.suffix for org in targets}
-        events = [_peek(record) for record in log.activity]
-        cast = self.cast(events, targets)
-        # A twin's record follows its original, so the twin gets the same disorder and
+        cast = self.cast(log.events, targets)
+        # A twin's event follows its original, so the twin gets the same disorder and
         # duplicates as the original organisation.
-        activity: list[KafkaRecord] = []
-        for record, event in zip(log.activity, events, strict=True):
-            activity.append(record)
+        events: list[SimEvent] = []
+        for event in log.events:
+            events.append(event)
             twin = twin_of.get(event.org)
             if twin is not None and self.keeps(event, cast):
                 data = self.twin_data(event, twin, cast)
-                activity.append(_encode(self.name, event.id, 0, event.type, event.t, data))
+                events.append(_new(self.name, event.id, 0, event.type, event.t, data))
         twin_profiles = []
         for org in targets:
             base = profiles[org]
@@ -527,20 +481,19 @@ class CommunityVsIntranet:
                 }
             )
             twin_profiles.append(
-                encode_event(
-                    type=topics.ORG_PROFILE_TYPE,
-                    source=f"urn:intranet:simulator:{twin_of[org]}",
-                    id=deterministic_id("scenario", self.name, twin_of[org], "profile"),
-                    time=log.start,
-                    subject=None,
-                    data=data,
-                    key=twin_of[org],
+                SimEvent(
+                    topics.ORG_PROFILE_TYPE,
+                    data,
+                    _epoch_of(log.start),
+                    deterministic_id("scenario", self.name, twin_of[org], "profile"),
+                    org_source(twin_of[org]),
+                    twin_of[org],
                 )
             )
         return replace(
             log,
-            profiles=[*log.profiles, *twin_profiles],
-            activity=activity,
+            profile_events=[*log.profile_events, *twin_profiles],
+            events=events,
             org_ids=[*log.org_ids, *(twin_of[org] for org in targets)],
         )
 
@@ -563,13 +516,8 @@ def apply_scenario(name: str, log: SimulatedLog) -> SimulatedLog:
     return scenario.apply(log)
 
 
-def _records_until(records: Iterable[KafkaRecord], until: int) -> Iterator[KafkaRecord]:
-    """Records whose event time is at or before ``until`` (for "7 days earlier" checks)."""
-    for record in records:
-        if _peek(record).t <= until:
-            yield record
-
-
-def records_until(records: Iterable[KafkaRecord], until: datetime) -> list[KafkaRecord]:
-    """The records of a log whose event time is at or before ``until``, in produce order."""
-    return list(_records_until(records, _epoch_of(until)))
+def records_until(log: SimulatedLog, until: datetime) -> list[KafkaRecord]:
+    """The activity records of a log whose event time is at or before ``until``, in produce
+    order (for "7 days earlier" checks)."""
+    limit = _epoch_of(until)
+    return [r for r, e in zip(log.activity, log.events, strict=True) if e.t <= limit]

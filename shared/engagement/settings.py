@@ -142,6 +142,25 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown account kinds: {sorted(unknown)}")
         return value
 
+    def topic_names(self) -> dict[str, str]:
+        """Every topic the service reads or writes, role -> name, inputs first.
+
+        The one list of them: whatever needs all the topics (creating a test's or a benchmark
+        run's own set, pointing a worker at it) iterates this instead of repeating the fields.
+        A role is its field's name without ``_topic``, so role ``dead_letter`` is
+        ``dead_letter_topic``, set by ``ENGAGEMENT_DEAD_LETTER_TOPIC``.
+        """
+        return {
+            "activity": self.activity_topic,
+            "profiles": self.profiles_topic,
+            "dead_letter": self.dead_letter_topic,
+            "scores": self.scores_topic,
+            "monthly": self.monthly_topic,
+            "level_changes": self.level_changes_topic,
+            "alerts": self.alerts_topic,
+            "benchmarks": self.benchmarks_topic,
+        }
+
     def scoring_rules(self) -> ScoringRules:
         return ScoringRules(
             window_days=self.window_days,

@@ -251,7 +251,7 @@ async def test_every_dashboard_query_and_rule_has_data(
     missing = _missing_families(worker)
     assert not missing, (
         f"the worker does not expose {missing}: register "
-        "scorer.org_metrics.for_scorer(scorer) in create_app so the organisation panels "
+        "scorer.org_metrics.for_read_model in create_app so the organisation panels "
         "and adoption alerts have data"
     )
     _check_everything(prom, org_ids, traffic_start)

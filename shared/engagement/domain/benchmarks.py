@@ -29,6 +29,7 @@ __all__ = [
     "PeerGroups",
     "Position",
     "Quartiles",
+    "position_of",
     "quantile",
     "size_band",
 ]
@@ -58,6 +59,14 @@ def size_band(employees: int | None) -> str:
         if employees >= lower:
             label = band
     return label
+
+
+def position_of(value: float, median: float) -> Position:
+    """Where a value lies against its group's median: "at" when equal (up to binary noise,
+    1e-9), else "above" or "below". The one rule for every benchmark position."""
+    if math.isclose(value, median, rel_tol=0.0, abs_tol=1e-9):
+        return "at"
+    return "above" if value > median else "below"
 
 
 def quantile(ordered: list[float], p: float) -> float:
@@ -257,10 +266,7 @@ class PeerGroups:
             value, quartiles = values[name], stats.components[name]
             if value is None or quartiles is None:
                 continue
-            if math.isclose(value, quartiles.median, rel_tol=0.0, abs_tol=1e-9):
-                result[name] = "at"
-            else:
-                result[name] = "above" if value > quartiles.median else "below"
+            result[name] = position_of(value, quartiles.median)
         return result
 
 

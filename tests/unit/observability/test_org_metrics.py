@@ -157,12 +157,11 @@ def test_negative_cap_is_refused() -> None:
         OrgMetricsCollector(dict, cap=-1)
 
 
-def test_for_scorer_reads_levels_targets_and_benchmarks_like_the_score_events() -> None:
-    from types import SimpleNamespace
-
+def test_for_read_model_reads_levels_targets_and_benchmarks_like_the_score_events() -> None:
     from engagement.domain import DEFAULT_PROFILES, target_gap
-    from scorer.assess import group_key_of
-    from scorer.org_metrics import for_scorer
+    from scorer.org_metrics import for_read_model
+    from scorer.org_profile import OrgProfileView
+    from scorer.read_model import ReadModel
 
     profile = {
         "org_id": "org-a",
@@ -171,15 +170,18 @@ def test_for_scorer_reads_levels_targets_and_benchmarks_like_the_score_events() 
         "target_level": "engaging",
     }
     parts = {"reach": 96.04, "visit": 62.5, "view": 41.3, "interact": 30.2, "contribute": None}
-    group = group_key_of(profile)
+    view = OrgProfileView.from_json("org-a", profile)
+    group = view.group if view else None
     assert group is not None
-    scorer = SimpleNamespace(
-        tables=SimpleNamespace(profiles={"org-a": profile}),
-        benchmark_table={group: {"medians": {"reach": 90.0, "visit": 62.5, "view": 50.0}}},
-        assessments=SimpleNamespace(announced_level={"org-a": "informing"}.get),
-        registry=SimpleNamespace(orgs={"org-a": _State(57.5, parts), "org-b": _State(10.0)}),
+    read_model = ReadModel(
+        {"org-a": profile},
+        {group.encode(): {"medians": {"reach": 90.0, "visit": 62.5, "view": 50.0}}},
+        {"org-a": "informing"}.get,
+        min_group_size=5,
     )
-    got = _samples(_registry(for_scorer(scorer, cap=10)))  # type: ignore[arg-type]
+    states = {"org-a": _State(57.5, parts), "org-b": _State(10.0)}
+    collector = for_read_model(read_model, lambda: states, cap=10)  # type: ignore[arg-type]
+    got = _samples(_registry(collector))
 
     assert got[("engagement_org_level", (("org_id", "org-a"),))] == 1
     assert got[("engagement_orgs_by_level", (("level", "unknown"),))] == 1  # org-b

@@ -8,7 +8,9 @@ from engagement.events import decode_org_profile
 from scorer.profiles import ProfileSnapshot, timezones_of
 from simulator.traffic import generate
 
-LOG = generate(seed=3, orgs=4, days=1, end=datetime(2026, 3, 1, tzinfo=UTC))
+END = datetime(2026, 3, 1, tzinfo=UTC)
+LOG = generate(seed=3, orgs=4, days=1, end=END)
+NOW = END  # the worker clock's moment: the codec's future-time check is against it
 
 
 def _snapshot() -> ProfileSnapshot:
@@ -22,10 +24,10 @@ def _snapshot() -> ProfileSnapshot:
 def test_valid_profiles_give_their_time_zones() -> None:
     expected = {}
     for r in LOG.profiles:
-        profile = decode_org_profile(r.key, r.value, r.headers, now=datetime.now(UTC)).data
+        profile = decode_org_profile(r.key, r.value, r.headers, now=NOW).data
         expected[profile.org_id] = profile.timezone
     assert len(set(expected.values())) > 1  # the test means something: several zones
-    assert timezones_of(_snapshot()) == expected
+    assert timezones_of(_snapshot(), NOW) == expected
 
 
 def test_withdrawn_and_invalid_profiles_give_none() -> None:
@@ -34,4 +36,4 @@ def test_withdrawn_and_invalid_profiles_give_none() -> None:
     snapshot.records[withdrawn] = (None, [])
     value, headers = snapshot.records[broken]
     snapshot.records[broken] = (value[: len(value) // 2], headers)
-    assert sorted(timezones_of(snapshot)) == sorted(kept)
+    assert sorted(timezones_of(snapshot, NOW)) == sorted(kept)

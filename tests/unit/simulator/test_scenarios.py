@@ -172,7 +172,7 @@ def test_adoption_drop(
     after, log = scenario_scores["adoption-drop"], scenario_logs["adoption-drop"]
     targets = drop.targets(base)
     assert targets == base.org_ids[::2]
-    week_earlier = scores(log, records_until(log.activity, END - timedelta(days=7)))
+    week_earlier = scores(log, records_until(log, END - timedelta(days=7)))
     falls = []
     for org in base.org_ids:
         if org not in targets:

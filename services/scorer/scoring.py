@@ -1,0 +1,190 @@
+"""First stage: activity and profiles in; state changes, closed months, dead letters and score
+publications out.
+
+Each handler applies one input to the organisation states (``OrgStates``, persisted to the
+tables as it goes) and returns the records it produced, in the order they are to be sent:
+
+- ``activity``: a day-end score (``ScoreEmitter``) when the event takes an organisation into a
+  later local day, a dead letter for an unreadable or LATE record, the months it closed;
+- ``profile``: the profile stored, or withdrawn (tombstone); a new time zone applies to the
+  events processed from then on;
+- ``clock_tick``: the live clock moving a caught-up partition's organisations on, with the
+  day-end scores first and the months that closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+
+from engagement.domain import Figures, OrgState, Outcome
+from engagement.events import (
+    DeadLetterReason,
+    OrgProfile,
+    RejectedEvent,
+    decode_activity,
+    decode_org_profile,
+)
+from engagement.ingest import to_activity
+from engagement.settings import Settings
+
+from .clock import WorkerClock
+from .emitter import ScoreEmitter
+from .ports import Partitions
+from .progress import Progress, caught_up
+from .publish import Outgoing, dead_letter, month_closed
+from .state import OrgStates
+
+__all__ = ["ActivityApplied", "ClockMoved", "ProfileApplied", "ScoringStage"]
+
+log = structlog.get_logger("scorer.scoring")
+
+LATE_DETAIL = "older than every window and open month of the organisation"
+
+
+@dataclass(slots=True)
+class ActivityApplied:
+    outputs: list[Outgoing] = field(default_factory=list)
+    outcome: Outcome | None = None  # None: the record was refused (dead-lettered)
+    event_type: str | None = None  # the CloudEvents type of an accepted record
+
+
+@dataclass(slots=True)
+class ProfileApplied:
+    event_type: str | None = None  # set when a profile was stored
+    rejected: DeadLetterReason | None = None  # why a record was refused (counted, not sent)
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class ClockMoved:
+    outputs: list[Outgoing] = field(default_factory=list)
+    moved: int = 0  # organisations moved on to the tick's moment
+
+
+class ScoringStage:
+    def __init__(
+        self,
+        settings: Settings,
+        states: OrgStates,
+        emitter: ScoreEmitter,
+        clock: WorkerClock,
+        partitions: Partitions,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.states = states
+        self.emitter = emitter
+        self.clock = clock
+        self.partitions = partitions
+        self.progress = progress
+
+    def activity(
+        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> ActivityApplied:
+        s = self.settings
+        try:
+            inbound = decode_activity(
+                key,
+                value,
+                headers,
+                now=self.clock.now_datetime(),
+                max_future=timedelta(seconds=s.max_future_seconds),
+                max_value_bytes=s.max_event_bytes,
+            )
+        except RejectedEvent as exc:
+            out = dead_letter(s.dead_letter_topic, key, value, headers, exc.reason, exc.detail)
+            return ActivityApplied([out])
+        activity = to_activity(inbound)
+        org_id = activity.org_id
+        state = self.states.state_for(org_id)
+        result = ActivityApplied(event_type=inbound.type)
+        if org_id in self.emitter.dirty and state.leaves_day(activity.time):
+            result.outputs.extend(self.emitter.emit({org_id}))  # the day it leaves, first
+        applied = state.apply(activity)
+        self.states.persist(org_id, applied.changes)
+        result.outcome = applied.outcome
+        if applied.outcome is Outcome.LATE:
+            late = DeadLetterReason.LATE
+            result.outputs.append(
+                dead_letter(s.dead_letter_topic, key, value, headers, late, LATE_DETAIL)
+            )
+        result.outputs.extend(self.closed_months(state, applied.closed_months))
+        self.emitter.dirty.add(org_id)
+        return result
+
+    def closed_months(self, state: OrgState, months: list[Figures]) -> list[Outgoing]:
+        """Final figures of the months the state just closed: each month closes once, in the
+        state (persisted with its clock), so it is published once (ids are deterministic)."""
+        s = self.settings
+        return [
+            Outgoing.of(s.monthly_topic, month_closed(state, figures, s.output_source))
+            for figures in months
+        ]
+
+    def profile(
+        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> ProfileApplied:
+        profiles = self.states.tables.profiles
+        if value is None:  # compaction tombstone: the profile was withdrawn
+            if key:
+                profiles.pop(key.decode(errors="replace"), None)
+            return ProfileApplied()
+        try:
+            inbound = decode_org_profile(key, value, headers, now=self.clock.now_datetime())
+        except RejectedEvent as exc:
+            return ProfileApplied(rejected=exc.reason, detail=exc.detail)
+        profile = inbound.data
+        assert isinstance(profile, OrgProfile)
+        profiles[profile.org_id] = profile.model_dump(mode="json")
+        state = self.states.orgs.get(profile.org_id)
+        if state is not None and state.timezone != profile.timezone:
+            log.warning(
+                "timezone changed: applies to events processed from now on",
+                org_id=profile.org_id,
+                old=state.timezone,
+                new=profile.timezone,
+            )
+            state.set_timezone(profile.timezone)
+        self.emitter.dirty.add(profile.org_id)
+        return ProfileApplied(event_type=inbound.type)
+
+    def clock_tick(self, partition: int, now: int) -> ClockMoved:
+        """The live clock reached ``now``: organisations of ``partition`` move on to it,
+        closing the months that ended (plus grace) for good, but only when the partition is
+        caught up, so a backlog is never cut short (see ``progress``). Run in the clock
+        agent, in the partition's context, so the state changes go to the right changelog
+        partitions. Synchronous: nothing can be applied between the check and the moves."""
+        s = self.settings
+        moved = ClockMoved()
+        if now <= 0 or not self.states.ready:
+            return moved
+        # Nothing of the partition left to read: no activity, and no profile (whose time zone
+        # decides which months are over).
+        if not caught_up(self.partitions, s.activity_topic, partition, self.progress.activity):
+            return moved
+        if not caught_up(self.partitions, s.profiles_topic, partition, self.progress.profiles):
+            return moved
+        orgs = self.states.orgs_of_partition(partition)
+        # The day each organisation leaves is published first (see ``emitter``).
+        leaving = {
+            org_id
+            for org_id in orgs
+            if org_id in self.emitter.dirty and self.states.orgs[org_id].leaves_day(now)
+        }
+        if leaving:
+            moved.outputs.extend(self.emitter.emit(leaving))
+        months: list[Outgoing] = []
+        for org_id in orgs:
+            state = self.states.orgs[org_id]
+            if state.as_of >= now:
+                continue
+            applied = state.advance(now)
+            self.states.persist(org_id, applied.changes)
+            months.extend(self.closed_months(state, applied.closed_months))
+            self.emitter.dirty.add(org_id)
+            moved.moved += 1
+        moved.outputs.extend(months)
+        return moved
