@@ -23,14 +23,7 @@ def _ensure_topics(ctx: WorkerContext) -> None:
     s = ctx.settings
     changelogs = [t.changelog_topic.get_topic_name() for t in ctx.app.tables.values()]
     names = [
-        s.activity_topic,
-        s.profiles_topic,
-        s.dead_letter_topic,
-        s.scores_topic,
-        s.monthly_topic,
-        s.level_changes_topic,
-        s.alerts_topic,
-        s.benchmarks_topic,
+        *s.topic_names().values(),
         ctx.topics.peer.get_topic_name(),
         ctx.topics.clock.get_topic_name(),
         *changelogs,

@@ -150,15 +150,11 @@ class Settings(BaseSettings):
         A role is its field's name without ``_topic``, so role ``dead_letter`` is
         ``dead_letter_topic``, set by ``ENGAGEMENT_DEAD_LETTER_TOPIC``.
         """
+        fields = type(self).model_fields
         return {
-            "activity": self.activity_topic,
-            "profiles": self.profiles_topic,
-            "dead_letter": self.dead_letter_topic,
-            "scores": self.scores_topic,
-            "monthly": self.monthly_topic,
-            "level_changes": self.level_changes_topic,
-            "alerts": self.alerts_topic,
-            "benchmarks": self.benchmarks_topic,
+            name.removesuffix("_topic"): getattr(self, name)
+            for name in fields
+            if name.endswith("_topic")
         }
 
     def scoring_rules(self) -> ScoringRules:

@@ -38,3 +38,19 @@ def test_unknown_account_kind_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("ENGAGEMENT_INCLUDED_KINDS", '["robots"]')
     with pytest.raises(ValidationError, match="unknown account kinds"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_topic_names_lists_every_topic_setting_inputs_first() -> None:
+    s = Settings(scores_topic="x.scores", dead_letter_topic="x.dlq")
+    names = s.topic_names()
+    assert list(names)[:2] == ["activity", "profiles"]
+    assert names == {
+        "activity": s.activity_topic,
+        "profiles": s.profiles_topic,
+        "dead_letter": "x.dlq",
+        "scores": "x.scores",
+        "monthly": s.monthly_topic,
+        "level_changes": s.level_changes_topic,
+        "alerts": s.alerts_topic,
+        "benchmarks": s.benchmarks_topic,
+    }
