@@ -169,6 +169,9 @@ class ScoreAssessed:
     peers: list[PeerFigures] = field(default_factory=list)
     #: why the record could not be read (reason, detail): logged, nothing sent
     unreadable: tuple[str, str] | None = None
+    #: the organisation whose assessment changed: persisted by the caller once the records
+    #: are sent (``Assessments.persist``), so a crash in between repeats them, never loses them
+    org_id: str | None = None
 
 
 class AssessingStage:
@@ -181,7 +184,7 @@ class AssessingStage:
         self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> ScoreAssessed:
         """Levels, alerts and peer figures from one of our own score events. The firing
-        alerts are kept (for ``/alerts``) and the assessment persisted here."""
+        alerts are kept (for ``/alerts``); the caller persists the assessment after sending."""
         s = self.settings
         out = ScoreAssessed()
         try:
@@ -213,5 +216,5 @@ class AssessingStage:
         if group:
             out.peers.append(PeerFigures(group, org_id, values_of(payload)))
         assessment.group = encoded
-        self.assessments.persist(org_id)
+        out.org_id = org_id
         return out
