@@ -95,9 +95,8 @@ def register_agents(ctx: WorkerContext) -> TopicSender:
         async for event in stream.events():
             message = event.message
             try:
-                async with ctx.score_lock:
-                    applied = scoring.activity(message.key, message.value, _headers(message))
-                    await sender.send_all(applied.outputs)
+                applied = scoring.activity(message.key, message.value, _headers(message))
+                await sender.send_all(applied.outputs)
                 if applied.outcome is Outcome.LATE:
                     metrics.late_events.inc()
                 elif applied.outcome is not None and applied.event_type is not None:
@@ -131,13 +130,7 @@ def register_agents(ctx: WorkerContext) -> TopicSender:
     async def emit_changed_scores() -> None:
         if not ctx.states.ready or not emitter.dirty:
             return
-        async with ctx.score_lock:
-            records = emitter.emit(emitter.publishable(time.monotonic()))
-            try:
-                await sender.send_all(records)
-            except BaseException:  # not sent: published again on the next tick
-                emitter.unsent(records)
-                raise
+        await sender.send_all(emitter.emit(emitter.publishable(time.monotonic())))
 
     if s.live_clock:
 
@@ -157,9 +150,8 @@ def register_agents(ctx: WorkerContext) -> TopicSender:
             async for event in stream.events():
                 body = event.value
                 if isinstance(body, dict) and isinstance(body.get("now"), int):
-                    async with ctx.score_lock:
-                        moved = scoring.clock_tick(event.message.partition, body["now"])
-                        await sender.send_all(moved.outputs)
+                    moved = scoring.clock_tick(event.message.partition, body["now"])
+                    await sender.send_all(moved.outputs)
 
     @app.agent(topics.scores, concurrency=1, name="assess-scores")
     async def assess_scores(stream: Any) -> None:
@@ -175,8 +167,6 @@ def register_agents(ctx: WorkerContext) -> TopicSender:
                 await sender.send_all(assessed.outputs)
                 for peer in assessed.peers:
                     await topics.peer.send(key=peer.group.encode(), value=peer.body())
-                if assessed.org_id is not None:  # after its records: a crash repeats, not loses
-                    ctx.assessments.persist(assessed.org_id)
             finally:
                 ctx.progress.scores.processed(message.partition, message.offset)
 

@@ -169,9 +169,6 @@ class ScoreAssessed:
     peers: list[PeerFigures] = field(default_factory=list)
     #: why the record could not be read (reason, detail): logged, nothing sent
     unreadable: tuple[str, str] | None = None
-    #: the organisation whose assessment changed: persisted by the caller once the records
-    #: are sent (``Assessments.persist``), so a crash in between repeats them, never loses them
-    org_id: str | None = None
 
 
 class AssessingStage:
@@ -184,7 +181,7 @@ class AssessingStage:
         self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> ScoreAssessed:
         """Levels, alerts and peer figures from one of our own score events. The firing
-        alerts are kept (for ``/alerts``); the caller persists the assessment after sending."""
+        alerts are kept (for ``/alerts``) and the assessment persisted here."""
         s = self.settings
         out = ScoreAssessed()
         try:
@@ -216,5 +213,5 @@ class AssessingStage:
         if group:
             out.peers.append(PeerFigures(group, org_id, values_of(payload)))
         assessment.group = encoded
-        out.org_id = org_id
+        self.assessments.persist(org_id)
         return out

@@ -8,8 +8,7 @@ builds one; nothing here reaches Kafka by itself.
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import faust
 from faust.types import TableT, TopicT
@@ -90,8 +89,3 @@ class WorkerContext:
     assessments: Assessments
     assessing: AssessingStage
     benchmarking: BenchmarkingStage
-    #: Held from building score records to having sent them, by each task that builds them
-    #: (activity agent, clock agent, emit timer): a send may wait for the producer, and
-    #: without it a newer score of an organisation built meanwhile by another task could reach
-    #: the topic first (its as_of would then go back).
-    score_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -117,15 +117,6 @@ class ScoreEmitter:
             self.published_as_of[org_id] = as_of
         return out
 
-    def unsent(self, records: Iterable[Outgoing]) -> None:
-        """``records`` (from ``emit``) were not all sent: their organisations are published
-        again next time (the as_of recorded stays: a later publication is not earlier)."""
-        for record in records:
-            if record.key is not None:
-                org_id = record.key.decode()
-                self.last_digest.pop(org_id, None)
-                self.dirty.add(org_id)
-
     def publishable(self, now: float) -> set[str]:
         """The changed organisations whose partitions may be published now (``EmitPacer``;
         ``now``: a monotonic clock)."""

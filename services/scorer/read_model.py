@@ -57,8 +57,7 @@ class ReadModel:
         min_group_size: int,
     ) -> None:
         """``profiles``: org_id -> profile JSON; ``benchmarks``: encoded group -> published
-        entry (as ``BenchmarkingStage`` writes it, with its ``medians``); ``level_of``: the
-        announced level."""
+        entry (``benchmarking.published_entry``); ``level_of``: the announced level."""
         self._profiles = profiles
         self._benchmarks = benchmarks
         self.level_of = level_of

@@ -59,10 +59,7 @@ class SecondStage:
 
     def feed(self, payload: ScoreUpdated) -> Any:
         rec = score_record(payload, "urn:test", figures_digest(payload))
-        out = self.stage.score_event(rec.key, rec.value, rec.headers)
-        if out.org_id is not None:  # as the agent does, once the records are sent
-            self.assessments.persist(out.org_id)
-        return out
+        return self.stage.score_event(rec.key, rec.value, rec.headers)
 
 
 def _decoded(assessed: Any, topic: str) -> list[Any]:
@@ -128,16 +125,3 @@ def test_peer_figures_follow_the_organisation_to_its_new_group() -> None:
     assert moved.peers[1].values is not None
     assert moved.peers[1].values["interact"] == 32.0
     assert two.table["o"]["group"] == new.encode()
-
-
-def test_the_stage_leaves_persisting_to_after_the_send() -> None:
-    """A crash between persisting and sending would lose the records: the stage only says
-    which assessment changed; the agent persists it after sending."""
-    two = SecondStage()
-    two.set_profile("o", target_level="engaging")
-    payload = score(datetime(2026, 3, 18, 9, tzinfo=UTC), interact=30)
-    rec = score_record(payload, "urn:test", figures_digest(payload))
-    out = two.stage.score_event(rec.key, rec.value, rec.headers)
-    assert out.outputs
-    assert out.org_id == "o"
-    assert "o" not in two.table

@@ -94,16 +94,6 @@ def test_unchanged_figures_are_not_published_again() -> None:
     assert f.emitter.emit({"org-1"}) == []
 
 
-def test_scores_that_could_not_be_sent_are_published_again() -> None:
-    f = FirstStage()
-    f.feed(created("a", at("2025-03-03", 9)))
-    unsent = f.emitter.emit({"org-1"})
-    assert "org-1" not in f.emitter.dirty
-    f.emitter.unsent(unsent)
-    assert "org-1" in f.emitter.dirty
-    assert f.emitter.emit({"org-1"}) == unsent  # the same record (same id), once more
-
-
 def test_an_organisation_not_owned_any_more_is_not_published() -> None:
     f = FirstStage()
     f.feed(created("a", at("2025-03-03", 9)))
