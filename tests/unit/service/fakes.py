@@ -3,15 +3,18 @@ object, and the first stage built on them. No broker, no Faust app, no wall cloc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from engagement.events import (
     AccountCreated,
+    ComponentFigure,
+    Components,
     KafkaRecord,
     OrgProfile,
+    ScoreUpdated,
     Visit,
     encode_event,
     topics,
@@ -121,3 +124,30 @@ class FirstStage:
 
     def feed(self, rec: KafkaRecord) -> Any:
         return self.stage.activity(rec.key, rec.value, rec.headers)
+
+
+def score(as_of: datetime, interact: int, org: str = "o") -> ScoreUpdated:
+    """A score event of organisation ``org`` at ``as_of`` whose Interact is ``interact`` %."""
+
+    def figure(numerator: int) -> ComponentFigure:
+        return ComponentFigure(value=float(numerator), numerator=numerator, denominator=100)
+
+    comps = Components(
+        reach=figure(100),
+        visit=figure(90),
+        view=figure(40),
+        interact=figure(interact),
+        contribute=figure(17),
+    )
+    return ScoreUpdated(
+        org_id=org,
+        as_of=as_of,
+        timezone="UTC",
+        window_start=date(2026, 2, 17),
+        window_end=as_of.date(),
+        components=comps,
+        engagement_score=60.0,
+        month=f"{as_of:%Y-%m}",
+        month_to_date=comps,
+        month_engagement_score=60.0,
+    )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engagement.events import (
     Alert,
-    ComponentFigure,
-    Components,
     LevelChanged,
     OrgProfile,
     ScoreUpdated,
@@ -18,32 +16,7 @@ from scorer.assess import AssessingStage, Assessments, PeerFigures
 from scorer.org_profile import PeerGroupKey
 from scorer.publish import figures_digest, score_record
 
-from .fakes import settings
-
-
-def score(as_of: datetime, interact: int, org: str = "o") -> ScoreUpdated:
-    def figure(numerator: int) -> ComponentFigure:
-        return ComponentFigure(value=float(numerator), numerator=numerator, denominator=100)
-
-    comps = Components(
-        reach=figure(100),
-        visit=figure(90),
-        view=figure(40),
-        interact=figure(interact),
-        contribute=figure(17),
-    )
-    return ScoreUpdated(
-        org_id=org,
-        as_of=as_of,
-        timezone="UTC",
-        window_start=date(2026, 2, 17),
-        window_end=as_of.date(),
-        components=comps,
-        engagement_score=60.0,
-        month=f"{as_of:%Y-%m}",
-        month_to_date=comps,
-        month_engagement_score=60.0,
-    )
+from .fakes import score, settings
 
 
 class SecondStage:

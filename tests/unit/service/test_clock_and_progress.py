@@ -3,14 +3,15 @@ published, and the second stage's handling of a score older than the last one it
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from engagement.domain import AlertTracker, LevelTracker
-from engagement.events import ComponentFigure, Components, ScoreUpdated
 from engagement.settings import Settings
 from scorer.assess import Assessment, assess
 from scorer.clock import WorkerClock
 from scorer.progress import EmitPacer, PartitionProgress
+
+from .fakes import score
 
 
 class FakeTime:
@@ -60,31 +61,6 @@ def test_a_partition_is_caught_up_only_once_processed_to_the_end_offset() -> Non
     assert progress.next_offset(0) == 10
     assert not PartitionProgress.caught_up(progress.next_offset(0), None)  # end unknown
     assert not PartitionProgress.caught_up(progress.next_offset(0), 11)  # a new record
-
-
-def score(as_of: datetime, interact: int) -> ScoreUpdated:
-    def figure(numerator: int) -> ComponentFigure:
-        return ComponentFigure(value=float(numerator), numerator=numerator, denominator=100)
-
-    comps = Components(
-        reach=figure(100),
-        visit=figure(90),
-        view=figure(40),
-        interact=figure(interact),
-        contribute=figure(17),
-    )
-    return ScoreUpdated(
-        org_id="o",
-        as_of=as_of,
-        timezone="UTC",
-        window_start=date(2026, 2, 17),
-        window_end=as_of.date(),
-        components=comps,
-        engagement_score=60.0,
-        month=f"{as_of:%Y-%m}",
-        month_to_date=comps,
-        month_engagement_score=60.0,
-    )
 
 
 def test_a_score_older_than_the_last_assessed_is_assessed_at_the_latest_as_of() -> None:
