@@ -2,7 +2,7 @@
 #
 #   docker build -t engagement-score:local .
 #   docker run --rm engagement-score:local                        # a scorer worker
-#   docker run --rm engagement-score:local python -m simulator --help
+#   docker run --rm engagement-score:local python -m engagement_simulator --help
 #
 # Configuration is the ENGAGEMENT_* environment (shared/engagement/settings.py).
 
@@ -49,4 +49,4 @@ EXPOSE 6066
 
 # The worker listens on, and advertises as Faust's canonical URL, the container's hostname
 # (unless ENGAGEMENT_WEB_HOST is set): reachable by the other replicas and by Prometheus.
-CMD ["sh", "-c", "export ENGAGEMENT_WEB_HOST=\"${ENGAGEMENT_WEB_HOST:-$(hostname)}\"; exec python -m scorer worker"]
+CMD ["sh", "-c", "export ENGAGEMENT_WEB_HOST=\"${ENGAGEMENT_WEB_HOST:-$(hostname)}\"; exec python -m engagement_scorer worker"]

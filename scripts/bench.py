@@ -266,7 +266,7 @@ def realistic_traffic(n: int, seed: int) -> tuple[list[KafkaRecord], list[KafkaR
     """(profiles, activity, generator): the simulator's traffic when it is there."""
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     try:
-        from simulator.traffic import generate
+        from engagement_simulator.traffic import generate
     except ImportError:
         return [], synthetic_activity(n, seed, end), "synthetic (simulator not importable)"
     orgs = max(1, math.ceil(n / 1400))

@@ -99,12 +99,12 @@ fi
 # ------------------------------------------------------------------------------ scorer
 # Input topics first: a worker that starts before they exist ignores them until its next
 # metadata refresh (minutes), so the first scores would be late.
-"$PY" -m simulator --topics-only >"$RUN_DIR/topics.log" 2>&1 \
+"$PY" -m engagement_simulator --topics-only >"$RUN_DIR/topics.log" 2>&1 \
   || { cat "$RUN_DIR/topics.log" >&2; die "cannot create the input topics"; }
 if curl -fsS -m 2 "$API/health" >/dev/null 2>&1 || port_open "$WEB_PORT"; then
   die "port $WEB_PORT is already in use (another scorer?): set ENGAGEMENT_WEB_PORT"
 fi
-"${DETACH[@]}" "$PY" -m scorer worker >"$RUN_DIR/scorer.log" 2>&1 &
+"${DETACH[@]}" "$PY" -m engagement_scorer worker >"$RUN_DIR/scorer.log" 2>&1 &
 WORKER_PID=$!
 echo "$WORKER_PID" >"$RUN_DIR/scorer.pid"
 log "scorer worker started (pid $WORKER_PID, log $RUN_DIR/scorer.log), waiting for $API/health"
@@ -120,7 +120,7 @@ done
 log "scorer is up"
 
 # ------------------------------------------------------------------------------ simulator
-"${DETACH[@]}" "$PY" -m simulator --orgs "$ORGS" --days "$DAYS" --seed "$SEED" \
+"${DETACH[@]}" "$PY" -m engagement_simulator --orgs "$ORGS" --days "$DAYS" --seed "$SEED" \
   --live-minutes "$LIVE_MINUTES" --rate "$RATE" --no-progress \
   >"$RUN_DIR/simulator.log" 2>&1 &
 SIM_PID=$!
@@ -129,11 +129,11 @@ log "simulator started (pid $SIM_PID, log $RUN_DIR/simulator.log): $ORGS organis
   "$DAYS days of history, then $LIVE_MINUTES min live at $RATE events/s"
 
 # ------------------------------------------------------------------------------ score table
-# One snapshot of the scorer's scores per call: services/simulator/demo_table.py.
+# One snapshot of the scorer's scores per call: services/engagement_simulator/demo_table.py.
 CLEAR=0
 [[ -t 1 ]] && CLEAR=1
 
-show_table() { "$PY" -m simulator.demo_table "$API" "$CLEAR" "$1" || true; }
+show_table() { "$PY" -m engagement_simulator.demo_table "$API" "$CLEAR" "$1" || true; }
 
 while kill -0 "$SIM_PID" 2>/dev/null; do
   show_table "simulator running, Ctrl-C to stop"

@@ -51,7 +51,7 @@ from bench_support import (  # noqa: E402
 )
 
 from engagement.events import KafkaRecord  # noqa: E402
-from simulator.traffic import generate  # noqa: E402
+from engagement_simulator.traffic import generate  # noqa: E402
 
 GAUGES = (
     "engagement_tracked_accounts",

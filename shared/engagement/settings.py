@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         30.0,
         ge=0,
         description="after a rebalance, read the owned profiles before any activity for at "
-        "most this long (0: off); see scorer.profiles",
+        "most this long (0: off); see engagement_scorer.profiles",
     )
     clock_offset_seconds: int = Field(
         0, description="shift the live clock (demos, tests of what days of silence do)"

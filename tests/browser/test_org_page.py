@@ -47,7 +47,7 @@ def require_ui(worker: Worker) -> None:
     if status != 200:
         pytest.fail(
             f"the worker does not serve the UI (GET /ui/profiles.json: {status}): "
-            "create_app() in services/scorer/app.py must call register_ui(scorer)",
+            "create_app() in services/engagement_scorer/app.py must call register_ui(scorer)",
             pytrace=False,
         )
 

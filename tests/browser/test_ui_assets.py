@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from engagement.domain import COMPONENTS, DEFAULT_PROFILES, LEVELS
 from engagement.events import ComponentFigure, Components, ScoreUpdated
-from scorer.ui_views import UI_DIR, TrendRecorder, load_assets, profiles_body
+from engagement_scorer.ui_views import UI_DIR, TrendRecorder, load_assets, profiles_body
 
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """Real-broker test harness: scorer workers as subprocesses, topics, producing, consuming.
 
-Workers run as real processes (``python -m scorer worker``) so tests can kill them with
+Workers run as real processes (``python -m engagement_scorer worker``) so tests can kill them with
 SIGKILL and restart them exactly as an operator would. Every test gets its own app id and
 topic names, so tests never see each other's data on the shared broker.
 

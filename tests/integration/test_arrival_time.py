@@ -30,8 +30,8 @@ from engagement.domain import (
 from engagement.events import KafkaRecord, decode_activity, decode_output
 from engagement.ingest import epoch_seconds, to_activity
 from engagement.settings import Settings
-from scorer.batch import recompute, timezones_from
-from simulator.traffic import generate
+from engagement_scorer.batch import recompute, timezones_from
+from engagement_simulator.traffic import generate
 
 from ..clock import TEST_NOW
 from .harness import Topics, Worker, consume_to_end, create_topics, produce, wait_until

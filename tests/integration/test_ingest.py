@@ -25,7 +25,7 @@ from engagement.events.models import (
     Visit,
 )
 from engagement.settings import Settings
-from scorer.batch import recompute
+from engagement_scorer.batch import recompute
 
 from ..clock import TEST_NOW
 from .harness import Topics, Worker, consume_all, consume_to_end, produce, wait_until

@@ -11,7 +11,7 @@ from engagement.events import decode_output, topics
 from engagement.events.models import Visit
 from engagement.ingest import epoch_seconds
 from engagement.settings import Settings
-from scorer.batch import recompute
+from engagement_scorer.batch import recompute
 
 from ..clock import TEST_NOW
 from .harness import Topics, Worker, consume_to_end, produce, wait_until

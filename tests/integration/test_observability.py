@@ -189,7 +189,7 @@ def prometheus(tmp_path: Path) -> Iterator[list[Prometheus]]:
 
 def _traffic() -> tuple[list[KafkaRecord], list[KafkaRecord], list[str]]:
     """Profiles and activity of a few simulated organisations (the last 10 days)."""
-    from simulator.traffic import generate
+    from engagement_simulator.traffic import generate
 
     log = generate(7, 4, 10, TEST_NOW)
     return log.profiles, log.activity, log.org_ids
@@ -251,7 +251,7 @@ async def test_every_dashboard_query_and_rule_has_data(
     missing = _missing_families(worker)
     assert not missing, (
         f"the worker does not expose {missing}: register "
-        "scorer.org_metrics.for_read_model in create_app so the organisation panels "
+        "engagement_scorer.org_metrics.for_read_model in create_app so the organisation panels "
         "and adoption alerts have data"
     )
     _check_everything(prom, org_ids, traffic_start)

@@ -64,9 +64,9 @@ from engagement.events import (
 )
 from engagement.events import topics as contract_topics
 from engagement.settings import Settings
-from scorer.batch import recompute, timezones_from
-from scorer.publish import figures_digest, score_record
-from simulator.traffic import generate
+from engagement_scorer.batch import recompute, timezones_from
+from engagement_scorer.publish import figures_digest, score_record
+from engagement_simulator.traffic import generate
 
 from ..clock import TEST_NOW
 from .harness import (

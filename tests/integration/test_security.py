@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from engagement.settings import Settings
-from scorer.batch import recompute, timezones_from
-from simulator.traffic import generate
+from engagement_scorer.batch import recompute, timezones_from
+from engagement_simulator.traffic import generate
 
 from ..clock import TEST_NOW
 from .harness import Topics, Worker, produce, wait_until

@@ -20,8 +20,8 @@ import pytest
 
 from engagement.events import decode_activity
 from engagement.settings import Settings
-from scorer.batch import recompute, timezones_from
-from simulator.traffic import generate
+from engagement_scorer.batch import recompute, timezones_from
+from engagement_simulator.traffic import generate
 
 from ..clock import TEST_NOW
 from .harness import (
@@ -174,7 +174,7 @@ async def test_cold_start_on_a_backlog_reads_the_profiles_first(
 ) -> None:
     """A worker that starts on a backlog of both topics (the activity even produced before
     the profiles) applies every event in its organisation's time zone: it reads the profiles
-    of its partitions before any activity (scorer.profiles)."""
+    of its partitions before any activity (engagement_scorer.profiles)."""
     topics = Topics(unique_prefix())
     await create_topics(topics.all())
     await produce(topics.activity, LOG.activity)

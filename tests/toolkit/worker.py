@@ -1,4 +1,5 @@
-"""Scorer worker processes: ``python -m scorer worker`` started, probed, stopped and killed.
+"""Scorer worker processes: ``python -m engagement_scorer worker`` started, probed, stopped and
+killed.
 
 Workers are real processes so a caller can SIGKILL and restart one exactly as an operator
 would, and measure one (``/proc``) without the caller's own work in the figures. Each has its
@@ -125,7 +126,7 @@ class WorkerProcess:
                 log.flush()
             self.started_at = time.perf_counter()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "scorer", "worker"],
+                [sys.executable, "-m", "engagement_scorer", "worker"],
                 cwd=self.workdir,
                 env=env,
                 stdout=log,

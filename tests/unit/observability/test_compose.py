@@ -44,7 +44,13 @@ def test_the_schema_check_rejects_unknown_keys() -> None:
 
 def test_start_order_and_healthchecks() -> None:
     services = _compose()["services"]
-    assert set(services) == {"kafka", "scorer", "simulator", "prometheus", "grafana"}
+    assert set(services) == {
+        "kafka",
+        "scorer",
+        "simulator",
+        "prometheus",
+        "grafana",
+    }
     for name in ("kafka", "scorer", "prometheus", "grafana"):
         assert "healthcheck" in services[name], name
     assert services["scorer"]["depends_on"]["kafka"]["condition"] == "service_healthy"
@@ -78,4 +84,4 @@ def test_dockerfile_installs_from_the_lock() -> None:
     assert text.count("FROM python:3.11-slim") == 2
     assert "uv sync --frozen --no-dev" in text
     assert "COPY pyproject.toml uv.lock" in text
-    assert "python -m scorer worker" in text
+    assert "python -m engagement_scorer worker" in text

@@ -15,8 +15,8 @@ from deploy.dashboards import BUILDERS, OUT_DIR, render_all
 from deploy.dashboards import promql as q
 from deploy.dashboards.__main__ import main as generator_main
 from deploy.dashboards.common import DATASOURCE_UID, JOB
-from scorer.metrics import ScorerMetrics
-from scorer.org_metrics import OrgMetricsCollector
+from engagement_scorer.metrics import ScorerMetrics
+from engagement_scorer.org_metrics import OrgMetricsCollector
 
 REPO = Path(__file__).resolve().parents[3]
 GRAFANA = REPO / "deploy" / "grafana"

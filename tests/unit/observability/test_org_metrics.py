@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engagement.domain import OrgState, ScoringRules
 from engagement.domain.activity import Activity, ActivityKind
-from scorer.metrics import ScorerMetrics
-from scorer.org_metrics import OrgMetricsCollector
+from engagement_scorer.metrics import ScorerMetrics
+from engagement_scorer.org_metrics import OrgMetricsCollector
 
 
 @dataclass
@@ -159,9 +159,9 @@ def test_negative_cap_is_refused() -> None:
 
 def test_for_read_model_reads_levels_targets_and_benchmarks_like_the_score_events() -> None:
     from engagement.domain import DEFAULT_PROFILES, target_gap
-    from scorer.org_metrics import for_read_model
-    from scorer.org_profile import OrgProfileView
-    from scorer.read_model import ReadModel
+    from engagement_scorer.org_metrics import for_read_model
+    from engagement_scorer.org_profile import OrgProfileView
+    from engagement_scorer.read_model import ReadModel
 
     profile = {
         "org_id": "org-a",

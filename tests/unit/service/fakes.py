@@ -20,13 +20,13 @@ from engagement.events import (
     topics,
 )
 from engagement.settings import Settings
-from scorer.assess import Assessments
-from scorer.clock import WorkerClock
-from scorer.emitter import ScoreEmitter
-from scorer.progress import EmitPacer, Progress
-from scorer.read_model import ReadModel
-from scorer.scoring import ScoringStage
-from scorer.state import OrgStates, StateTables
+from engagement_scorer.assess import Assessments
+from engagement_scorer.clock import WorkerClock
+from engagement_scorer.emitter import ScoreEmitter
+from engagement_scorer.progress import EmitPacer, Progress
+from engagement_scorer.read_model import ReadModel
+from engagement_scorer.scoring import ScoringStage
+from engagement_scorer.state import OrgStates, StateTables
 
 #: The worker clock's fixed moment (2025-06-30): inputs are older, none "in the future".
 NOW = datetime(2025, 6, 30, tzinfo=UTC)

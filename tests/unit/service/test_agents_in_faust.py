@@ -18,7 +18,7 @@ from engagement.events import (
     topics,
 )
 from engagement.settings import Settings
-from scorer.app import create_app
+from engagement_scorer.app import create_app
 
 from ...clock import TEST_NOW
 

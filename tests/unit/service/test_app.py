@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry
 
 from engagement.events import DeadLetterReason
 from engagement.settings import Settings
-from scorer.agents import TopicSender
-from scorer.app import create_app
-from scorer.context import WorkerContext
-from scorer.publish import Outgoing, dead_letter
+from engagement_scorer.agents import TopicSender
+from engagement_scorer.app import create_app
+from engagement_scorer.context import WorkerContext
+from engagement_scorer.publish import Outgoing, dead_letter
 
 ROUTES = {
     "/health",

@@ -12,9 +12,9 @@ from engagement.events import (
     ScoreUpdated,
     decode_output,
 )
-from scorer.assess import AssessingStage, Assessments, PeerFigures
-from scorer.org_profile import PeerGroupKey
-from scorer.publish import figures_digest, score_record
+from engagement_scorer.assess import AssessingStage, Assessments, PeerFigures
+from engagement_scorer.org_profile import PeerGroupKey
+from engagement_scorer.publish import figures_digest, score_record
 
 from .fakes import score, settings
 

@@ -1,4 +1,4 @@
-"""``python -m scorer.batch --topic`` reads with the worker's TLS/SASL settings."""
+"""``python -m engagement_scorer.batch --topic`` reads with the worker's TLS/SASL settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import aiokafka
 import pytest
 
-from scorer import batch
+from engagement_scorer import batch
 
 
 class _Consumer:

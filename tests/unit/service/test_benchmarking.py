@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engagement.events import BenchmarkUpdated, decode_output
-from scorer.benchmarking import BenchmarkingStage, peer_row_key
-from scorer.org_profile import PeerGroupKey
-from scorer.read_model import ReadModel
+from engagement_scorer.benchmarking import BenchmarkingStage, peer_row_key
+from engagement_scorer.org_profile import PeerGroupKey
+from engagement_scorer.read_model import ReadModel
 
 NOW = datetime(2026, 3, 18, 12, tzinfo=UTC)
 GOV = PeerGroupKey("government", "500-1999", "intranet")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from engagement.domain import AlertTracker, LevelTracker
 from engagement.settings import Settings
-from scorer.assess import Assessment, assess
-from scorer.clock import WorkerClock
-from scorer.progress import EmitPacer, PartitionProgress
+from engagement_scorer.assess import Assessment, assess
+from engagement_scorer.clock import WorkerClock
+from engagement_scorer.progress import EmitPacer, PartitionProgress
 
 from .fakes import score
 

@@ -1,12 +1,12 @@
-"""Time zones read ahead from a snapshot of the profiles topic (scorer.profiles)."""
+"""Time zones read ahead from a snapshot of the profiles topic (engagement_scorer.profiles)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from engagement.events import decode_org_profile
-from scorer.profiles import ProfileSnapshot, timezones_of
-from simulator.traffic import generate
+from engagement_scorer.profiles import ProfileSnapshot, timezones_of
+from engagement_simulator.traffic import generate
 
 END = datetime(2026, 3, 1, tzinfo=UTC)
 LOG = generate(seed=3, orgs=4, days=1, end=END)

@@ -1,4 +1,4 @@
-"""The API's bearer token (scorer.security) and secrets that never reach a log line."""
+"""The API's bearer token (engagement_scorer.security) and secrets that never reach a log line."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from engagement.kafka_security import KafkaSecurity
 from engagement.logging import configure_structlog, logging_config
 from engagement.settings import Settings
-from scorer.security import ApiAuth, api_auth_middleware, peer_headers, settings_for_log
+from engagement_scorer.security import ApiAuth, api_auth_middleware, peer_headers, settings_for_log
 
 TOKEN = "api-T0ken-never-logged"
 SASL_PASSWORD = "sasl-Pa55word-never-logged"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement.events import InboundEvent, decode_activity
-from simulator.traffic import SimulatedLog, generate
+from engagement_simulator.traffic import SimulatedLog, generate
 
 END = datetime(2025, 3, 14, 15, 30, tzinfo=UTC)
 NOW = END + timedelta(minutes=1)

@@ -1,4 +1,5 @@
-"""``python -m simulator``: arguments, JSONL output, and the produce/live flow with fakes."""
+"""``python -m engagement_simulator``: arguments, JSONL output, and the produce/live flow with
+fakes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 
 import pytest
 
-import simulator.__main__ as cli
+import engagement_simulator.__main__ as cli
 from engagement.events import KafkaRecord, decode_activity
 from engagement.settings import Settings
-from simulator.traffic import read_jsonl
+from engagement_simulator.traffic import read_jsonl
 
 from .conftest import END, NOW
 

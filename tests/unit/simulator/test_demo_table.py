@@ -1,4 +1,5 @@
-"""The ``make run`` score table (``python -m simulator.demo_table``), from canned API answers."""
+"""The ``make run`` score table (``python -m engagement_simulator.demo_table``), from canned API
+answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulator import demo_table
+from engagement_simulator import demo_table
 
 API = "http://127.0.0.1:6066"
 

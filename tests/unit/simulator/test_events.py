@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engagement.events import KafkaRecord, decode_activity, encode_event, encode_structured
-from simulator import events as sim_events
-from simulator.events import SimEvent, encode, encode_all
-from simulator.scenarios import SCENARIOS, apply_scenario, records_until
-from simulator.traffic import LiveTraffic, SimulatedLog, generate, to_jsonl
+from engagement_simulator import events as sim_events
+from engagement_simulator.events import SimEvent, encode, encode_all
+from engagement_simulator.scenarios import SCENARIOS, apply_scenario, records_until
+from engagement_simulator.traffic import LiveTraffic, SimulatedLog, generate, to_jsonl
 
 from .conftest import END
 

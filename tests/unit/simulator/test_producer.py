@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-import simulator.producer as producer_module
+import engagement_simulator.producer as producer_module
 from engagement import kafka_admin
 from engagement.events import KafkaRecord
-from simulator.producer import (
+from engagement_simulator.producer import (
     Producer,
     _progress_bar,
     check_bootstrap,

@@ -16,8 +16,8 @@ from engagement.events import (
     decode_org_profile,
 )
 from engagement.settings import Settings
-from scorer.batch import recompute, timezones_from
-from simulator.scenarios import (
+from engagement_scorer.batch import recompute, timezones_from
+from engagement_simulator.scenarios import (
     SCENARIOS,
     AdoptionDrop,
     CommunityVsIntranet,
@@ -27,7 +27,7 @@ from simulator.scenarios import (
     behaviour_level,
     records_until,
 )
-from simulator.traffic import SimulatedLog, generate
+from engagement_simulator.traffic import SimulatedLog, generate
 
 END = datetime(2025, 3, 14, 15, 30, tzinfo=UTC)
 FAR = datetime(9999, 1, 1, tzinfo=UTC)

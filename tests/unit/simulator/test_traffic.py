@@ -23,7 +23,7 @@ from engagement.events import (
     encode_event,
     topics,
 )
-from simulator.traffic import (
+from engagement_simulator.traffic import (
     TIMEZONES,
     LiveTraffic,
     SimulatedLog,

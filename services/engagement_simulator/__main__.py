@@ -1,13 +1,13 @@
-"""``python -m simulator``: fill the local Kafka with simulated intranet traffic.
+"""``python -m engagement_simulator``: fill the local Kafka with simulated intranet traffic.
 
 Creates the input topics if needed, produces one profile per organisation, then `--days` days
 of history ending now, then (optionally) live events at `--rate` per second for
 `--live-minutes`. Ends with a one-line summary on stdout; logs go to stderr.
 
-    python -m simulator --orgs 6 --days 30 --seed 42 --live-minutes 10 --rate 20
-    python -m simulator --orgs 6 --days 45 --scenario adoption-drop
+    python -m engagement_simulator --orgs 6 --days 30 --seed 42 --live-minutes 10 --rate 20
+    python -m engagement_simulator --orgs 6 --days 45 --scenario adoption-drop
 
-``--scenario NAME`` shapes the backfill with a named story (``simulator.scenarios``):
+``--scenario NAME`` shapes the backfill with a named story (``engagement_simulator.scenarios``):
 adoption-drop, growth, onboarding-wave, community-vs-intranet.
 """
 
@@ -90,7 +90,7 @@ def _end_time(text: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m simulator",
+        prog="python -m engagement_simulator",
         description="Produce simulated intranet traffic (CloudEvents) to the local Kafka.",
     )
     parser.add_argument("--orgs", type=_positive_int, default=6, help="organisations (6)")

@@ -23,7 +23,7 @@ from .state import partition_of
 
 __all__ = ["TopicSender", "register_agents"]
 
-log = structlog.get_logger("scorer.agents")
+log = structlog.get_logger("engagement_scorer.agents")
 
 
 def _headers(message: Any) -> list[tuple[str, bytes]]:

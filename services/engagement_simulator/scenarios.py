@@ -1,10 +1,12 @@
-"""Named scenarios: what-if stories told on top of a generated log (``simulator.traffic``).
+"""Named scenarios: what-if stories told on top of a generated log
+(``engagement_simulator.traffic``).
 
-A scenario is a pure transformation of a :class:`~simulator.traffic.SimulatedLog`: it removes,
-rewrites or adds typed events (:class:`~simulator.events.SimEvent`; the records are encoded from
-them afterwards, nothing is decoded back), never touches a clock or the network, and the same
-log always gives the same result (event ids of new events derive from the events they come
-from, so duplicates stay duplicates). The base generator is not changed by a scenario.
+A scenario is a pure transformation of a :class:`~engagement_simulator.traffic.SimulatedLog`:
+it removes, rewrites or adds typed events (:class:`~engagement_simulator.events.SimEvent`; the
+records are encoded from them afterwards, nothing is decoded back), never touches a clock or
+the network, and the same log always gives the same result (event ids of new events derive
+from the events they come from, so duplicates stay duplicates). The base generator is not
+changed by a scenario.
 
 ================== ============================================================================
 name               story
@@ -31,7 +33,7 @@ intranet           platform: the same people and content, but a share of the acc
                    own benchmark group (platform type) with lower figures.
 ================== ============================================================================
 
-Only the backfill is shaped: :class:`~simulator.live.LiveTraffic` continues the base
+Only the backfill is shaped: :class:`~engagement_simulator.live.LiveTraffic` continues the base
 world (users who dropped out come back, twins get no live events).
 """
 

@@ -1,4 +1,4 @@
-"""``python -m scorer`` starts a worker (Faust CLI arguments are passed through)."""
+"""``python -m engagement_scorer`` starts a worker (Faust CLI arguments are passed through)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Batch recomputation: the same figures from a recorded event log, with the same domain core.
 
-    python -m scorer.batch --jsonl activity.jsonl [--profiles-jsonl profiles.jsonl]
-    python -m scorer.batch --topic intranet.activity [--profiles-topic intranet.org-profiles]
+    python -m engagement_scorer.batch --jsonl activity.jsonl [--profiles-jsonl profiles.jsonl]
+    python -m engagement_scorer.batch --topic intranet.activity \
+        [--profiles-topic intranet.org-profiles]
 
 The log is replayed in its recorded order (per organisation this is the order the stream
 sees). By default every organisation is reported at its own stream time, as a replay of the
@@ -134,7 +135,7 @@ async def _read_topic(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scorer.batch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m engagement_scorer.batch", description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--jsonl", help="recorded activity log (JSON lines)")
     source.add_argument("--topic", help="activity topic to read from offset 0")

@@ -7,7 +7,8 @@ byte-identical records, event ids included.
 
 Records come in produce order: sorted by event time, except for the injected disorder (records
 that arrive up to three days late) and duplicates (the same record re-sent later). The log
-keeps its typed events (:class:`~simulator.events.SimEvent`); its records are encoded from them
+keeps its typed events (:class:`~engagement_simulator.events.SimEvent`); its records are encoded
+from them
 on first use, so scenarios transform events, not bytes.
 """
 
@@ -38,7 +39,7 @@ class SimulatedLog:
     """A generated log: one profile per organisation, then the activity in produce order, as
     typed events (`profile_events`, `events`) and as Kafka records (`profiles`, `activity`,
     encoded from the events on first use). `world` holds the simulation state
-    :class:`~simulator.live.LiveTraffic` continues from."""
+    :class:`~engagement_simulator.live.LiveTraffic` continues from."""
 
     profile_events: list[SimEvent]
     events: list[SimEvent]

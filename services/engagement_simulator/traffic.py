@@ -4,7 +4,7 @@ A facade: the simulator is split by concept into :mod:`.world` (archetypes, orga
 accounts), :mod:`.behaviour` (shared random draws), :mod:`.events` (typed events and their
 encoding), :mod:`.backfill` (one organisation's history), :mod:`.generate` (the whole log),
 :mod:`.live` (live traffic) and :mod:`.files` (JSON lines). Tests, scripts and the CLI import
-``from simulator.traffic import generate, SimulatedLog, LiveTraffic, read_jsonl, ...``.
+``from engagement_simulator.traffic import generate, SimulatedLog, LiveTraffic, read_jsonl, ...``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the context they share, and the registration of agents, views, pages and metrics.
 
 ``create_app(settings)`` builds everything without connecting anywhere; the worker connects
-when started (``python -m scorer``, the only importer of this module).
+when started (``python -m engagement_scorer``, the only importer of this module).
 """
 
 from __future__ import annotations

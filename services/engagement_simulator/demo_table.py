@@ -1,12 +1,13 @@
 """The live score table of ``make run``: one snapshot of every organisation's scores.
 
 ``scripts/run.sh`` starts Kafka, the scorer and the simulator, then calls
-``python -m simulator.demo_table API CLEAR STATUS`` every 3 s: it asks the scorer's web API
+``python -m engagement_simulator.demo_table API CLEAR STATUS`` every 3 s: it asks the scorer's
+web API
 (``/orgs``, ``/orgs/{org}/score``, ``/orgs/{org}/alerts``) and prints one table (components,
 Engagement Score, operating level against the target, firing alerts). It lives here, not in the
 shell script, so lint and type checks see it and a unit test can render it from canned answers.
 
-    python -m simulator.demo_table http://127.0.0.1:6066 1 "simulator running"
+    python -m engagement_simulator.demo_table http://127.0.0.1:6066 1 "simulator running"
 """
 
 from __future__ import annotations

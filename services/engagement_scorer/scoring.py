@@ -39,7 +39,7 @@ from .state import OrgStates
 
 __all__ = ["ActivityApplied", "ClockMoved", "ProfileApplied", "ScoringStage"]
 
-log = structlog.get_logger("scorer.scoring")
+log = structlog.get_logger("engagement_scorer.scoring")
 
 LATE_DETAIL = "older than every window and open month of the organisation"
 
