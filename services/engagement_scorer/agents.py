@@ -7,21 +7,20 @@ The rules are in the stages (``scoring``, ``assess``, ``benchmarking``); here on
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import structlog
 
-from engagement.domain import Outcome
 from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
 from .context import WorkerContext
 from .org_profile import PeerGroupKey
 from .profiles import read_profiles, timezones_of
-from .publish import Outgoing
 from .state import partition_of
 
-__all__ = ["TopicSender", "register_agents"]
+__all__ = ["register_agents"]
 
 log = structlog.get_logger("engagement_scorer.agents")
 
@@ -31,31 +30,6 @@ def _headers(message: Any) -> list[tuple[str, bytes]]:
     if isinstance(headers, dict):
         return list(headers.items())
     return list(headers)
-
-
-class TopicSender:
-    """Sends ``Outgoing`` records on the worker's Faust topics and counts them: dead letters
-    by reason (and logged, rate-limited), everything else as an output of its topic."""
-
-    def __init__(self, ctx: WorkerContext) -> None:
-        self.ctx = ctx
-        self.topics = ctx.topics.outputs()
-
-    async def send(self, out: Outgoing) -> None:
-        await self.topics[out.topic].send(key=out.key, value=out.value, headers=out.headers)
-        metrics = self.ctx.metrics
-        if out.reason is None:
-            metrics.outputs.labels(topic=out.topic).inc()
-            return
-        reason = out.reason.value
-        metrics.dead_lettered.labels(reason=reason).inc()
-        self.ctx.bad_input_log.warning(
-            reason, "dead-lettered input", reason=reason, detail=out.detail
-        )
-
-    async def send_all(self, outs: list[Outgoing]) -> None:
-        for out in outs:
-            await self.send(out)
 
 
 async def read_profiles_ahead(ctx: WorkerContext) -> None:
@@ -85,33 +59,32 @@ async def read_profiles_ahead(ctx: WorkerContext) -> None:
     )
 
 
-def register_agents(ctx: WorkerContext) -> TopicSender:
+def register_agents(ctx: WorkerContext) -> None:
     app, s, topics, metrics = ctx.app, ctx.settings, ctx.topics, ctx.metrics
-    sender = TopicSender(ctx)
+    sender = ctx.sender
     scoring, emitter = ctx.scoring, ctx.emitter
 
     @app.agent(topics.activity, concurrency=1, name="score-activity")
     async def score_activity(stream: Any) -> None:
+        """The per-record path, used only when the batch data plane is off
+        (``ENGAGEMENT_BATCH_DATA_PLANE=false``): with it on, the consumer hands this topic's
+        records to ``dataplane.ActivityPlane`` and this agent only holds the subscription.
+        The same batch code, one record at a time; the record is acknowledged (by Faust,
+        after this iteration) once everything it caused is."""
         async for event in stream.events():
             message = event.message
-            try:
-                applied = scoring.activity(message.key, message.value, _headers(message))
-                await sender.send_all(applied.outputs)
-                if applied.outcome is Outcome.LATE:
-                    metrics.late_events.inc()
-                elif applied.outcome is not None and applied.event_type is not None:
-                    if applied.outcome is Outcome.AFTER_DELETION:
-                        metrics.after_deletion.inc()
-                    metrics.processed(applied.event_type).inc()
-            finally:  # a record that failed is still behind us: never wait for it
-                ctx.progress.activity.processed(message.partition, message.offset)
+            futures = await ctx.plane.handle(message.partition, [message])
+            if futures:
+                await asyncio.gather(*futures)
 
     @app.agent(topics.profiles, concurrency=1, name="org-profiles")
     async def org_profiles(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             try:
+                ctx.states.writes_at(message.partition)
                 applied = scoring.profile(message.key, message.value, _headers(message))
+                await ctx.changelog.flush()
                 if applied.rejected is not None:
                     reason = applied.rejected.value
                     metrics.profiles_rejected.labels(reason=reason).inc()
@@ -151,6 +124,7 @@ def register_agents(ctx: WorkerContext) -> TopicSender:
                 body = event.value
                 if isinstance(body, dict) and isinstance(body.get("now"), int):
                     moved = scoring.clock_tick(event.message.partition, body["now"])
+                    await ctx.changelog.flush()
                     await sender.send_all(moved.outputs)
 
     @app.agent(topics.scores, concurrency=1, name="assess-scores")
@@ -209,5 +183,3 @@ def register_agents(ctx: WorkerContext) -> TopicSender:
     @app.timer(interval=10.0)
     async def state_gauges() -> None:
         metrics.set_tracked(ctx.states)
-
-    return sender

@@ -20,8 +20,10 @@ from engagement.settings import Settings
 from .agents import register_agents
 from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
+from .changelog import ChangelogWriter
 from .clock import WorkerClock
 from .context import Topics, WorkerContext, WorkerTables
+from .dataplane import ActivityPlane, DataPlaneMetrics
 from .emitter import ScoreEmitter
 from .metrics import ScorerMetrics
 from .org_metrics import for_read_model
@@ -30,9 +32,12 @@ from .progress import EmitPacer, Progress
 from .read_model import ReadModel
 from .scoring import ScoringStage
 from .security import ApiAuth, api_auth_middleware, settings_for_log
+from .sending import TopicSender
 from .state import OrgStates, StateTables
+from .transport import EngagementApp
 from .ui_views import register_ui
 from .views import register_views
+from .writes import TABLES, PendingWrites
 
 __all__ = ["create_app"]
 
@@ -51,8 +56,8 @@ def _raw_topic(app: faust.App, name: str, partitions: int) -> TopicT:
     )
 
 
-def _faust_app(s: Settings) -> faust.App:
-    return faust.App(
+def _faust_app(s: Settings) -> EngagementApp:
+    return EngagementApp(
         s.app_id,
         broker=s.broker_url,
         store=s.store,
@@ -75,6 +80,7 @@ def _faust_app(s: Settings) -> faust.App:
         web_application_options={"middlewares": [api_auth_middleware(ApiAuth.from_settings(s))]},
         producer_acks=-1,
         producer_linger=s.producer_linger_seconds,
+        producer_max_batch_size=s.producer_max_batch_size,
         logging_config=logging_config(s.log_level, s.log_format),
         loghandlers=[],
     )
@@ -146,7 +152,8 @@ def create_app(
     clock = WorkerClock.from_settings(s)
     partitions = FaustPartitions(app)
     progress = Progress()
-    states = OrgStates(s.scoring_rules(), tables.state, s.topic_partitions)
+    writes = PendingWrites()
+    states = OrgStates(s.scoring_rules(), tables.state, s.topic_partitions, writes)
     assessments = Assessments(s, tables.assessments)
     read_model = ReadModel(
         tables.state.profiles,
@@ -164,20 +171,41 @@ def create_app(
         EmitPacer(s.burst_emit_max_delay_seconds),
         clock,
     )
+    topics = _topics(app, s)
+    metrics = ScorerMetrics(prometheus)
+    bad_input_log = RateLimitedLog(log)
+    scoring = ScoringStage(s, states, emitter, clock, partitions, progress)
+    sender = TopicSender(topics.outputs(), metrics, bad_input_log)
+    changelog = ChangelogWriter(
+        {name: getattr(tables.state, name) for name in TABLES},
+        writes,
+        lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]
+    )
+    plane = ActivityPlane(
+        s.activity_topic,
+        s.batch_max_records,
+        scoring,
+        changelog,
+        sender,
+        metrics,
+        DataPlaneMetrics(prometheus),
+    )
+    if s.batch_data_plane:
+        app.batch_plane = plane
     ctx = WorkerContext(
         settings=s,
         app=app,
-        topics=_topics(app, s),
+        topics=topics,
         tables=tables,
-        metrics=ScorerMetrics(prometheus),
-        bad_input_log=RateLimitedLog(log),
+        metrics=metrics,
+        bad_input_log=bad_input_log,
         clock=clock,
         partitions=partitions,
         progress=progress,
         states=states,
         read_model=read_model,
         emitter=emitter,
-        scoring=ScoringStage(s, states, emitter, clock, partitions, progress),
+        scoring=scoring,
         assessments=assessments,
         assessing=AssessingStage(s, assessments, tables.state.profiles),
         benchmarking=BenchmarkingStage(
@@ -187,6 +215,9 @@ def create_app(
             s.benchmarks_topic,
             s.output_source,
         ),
+        sender=sender,
+        changelog=changelog,
+        plane=plane,
     )
     setup_prometheus_sensors(app, registry=prometheus, name_prefix="engagement_faust")
     prometheus.register(for_read_model(read_model, lambda: states.orgs, s.org_metrics_cap))

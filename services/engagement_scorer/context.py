@@ -18,13 +18,16 @@ from engagement.settings import Settings
 
 from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
+from .changelog import ChangelogWriter
 from .clock import WorkerClock
+from .dataplane import ActivityPlane
 from .emitter import ScoreEmitter
 from .metrics import ScorerMetrics
 from .ports import Partitions
 from .progress import Progress
 from .read_model import ReadModel
 from .scoring import ScoringStage
+from .sending import TopicSender
 from .state import OrgStates, StateTables
 
 __all__ = ["Topics", "WorkerContext", "WorkerTables"]
@@ -89,3 +92,6 @@ class WorkerContext:
     assessments: Assessments
     assessing: AssessingStage
     benchmarking: BenchmarkingStage
+    sender: TopicSender  # every output record goes out here
+    changelog: ChangelogWriter  # the first stage's table writes, a batch at a time
+    plane: ActivityPlane  # the activity topic's batch data plane

@@ -31,6 +31,6 @@ class Partitions(Protocol):
 
 
 class Sender(Protocol):
-    """Where a stage's outputs go (``agents.TopicSender`` on Faust, a list in tests)."""
+    """Where a stage's outputs go (``sending.TopicSender`` on Faust, a list in tests)."""
 
     async def send(self, out: Outgoing) -> None: ...

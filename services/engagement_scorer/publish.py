@@ -1,6 +1,6 @@
 """Every output record of the worker is built here: score, monthly, level change, alert,
 benchmark and dead letter. Stages return ``Outgoing`` values (topic name + record); the agents
-send them (``agents.TopicSender``). Ids are deterministic, so a redelivery or a replay
+send them (``sending.TopicSender``). Ids are deterministic, so a redelivery or a replay
 produces the same records.
 """
 

@@ -14,12 +14,14 @@ tables as it goes) and returns the records it produced, in the order they are to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
-from engagement.domain import Figures, OrgState, Outcome
+from engagement.domain import Activity, Figures, OrgState, Outcome
 from engagement.events import (
     DeadLetterReason,
     OrgProfile,
@@ -37,11 +39,45 @@ from .progress import Progress, caught_up
 from .publish import Outgoing, dead_letter, month_closed
 from .state import OrgStates
 
-__all__ = ["ActivityApplied", "ClockMoved", "ProfileApplied", "ScoringStage"]
+__all__ = [
+    "ActivityApplied",
+    "ActivityDecoder",
+    "BatchApplied",
+    "ClockMoved",
+    "ProfileApplied",
+    "ScoringStage",
+    "reference_decode",
+]
 
 log = structlog.get_logger("engagement_scorer.scoring")
 
 LATE_DETAIL = "older than every window and open month of the organisation"
+
+#: (key, value, headers, *, now, max_future, max_value_bytes) -> (CloudEvents type, Activity);
+#: raises ``RejectedEvent`` exactly as ``decode_activity`` does
+ActivityDecoder = Callable[..., tuple[str, Activity]]
+
+
+def _header_list(headers: Any) -> list[tuple[str, bytes]]:
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers or ())
+
+
+def reference_decode(
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]],
+    *,
+    now: datetime,
+    max_future: timedelta,
+    max_value_bytes: int,
+) -> tuple[str, Activity]:
+    """The CloudEvents SDK decoder and the contract's models, then the domain's Activity."""
+    inbound = decode_activity(
+        key, value, headers, now=now, max_future=max_future, max_value_bytes=max_value_bytes
+    )
+    return inbound.type, to_activity(inbound)
 
 
 @dataclass(slots=True)
@@ -49,6 +85,14 @@ class ActivityApplied:
     outputs: list[Outgoing] = field(default_factory=list)
     outcome: Outcome | None = None  # None: the record was refused (dead-lettered)
     event_type: str | None = None  # the CloudEvents type of an accepted record
+
+
+@dataclass(slots=True)
+class BatchApplied:
+    outputs: list[Outgoing] = field(default_factory=list)  # in the order to send them
+    processed: dict[str, int] = field(default_factory=dict)  # applied, by CloudEvents type
+    late: int = 0  # dead-lettered as LATE (not in ``processed``)
+    after_deletion: int = 0  # applied after the account's deletion (also in ``processed``)
 
 
 @dataclass(slots=True)
@@ -80,40 +124,85 @@ class ScoringStage:
         self.clock = clock
         self.partitions = partitions
         self.progress = progress
+        self.decode: ActivityDecoder = reference_decode
+        self._max_future = timedelta(seconds=settings.max_future_seconds)
 
     def activity(
         self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> ActivityApplied:
+        """One record (the per-record path and unit tests); ``activity_batch`` for many."""
+        result = ActivityApplied()
+        result.outcome, result.event_type = self._apply_record(key, value, headers, result.outputs)
+        if result.outcome is None:
+            result.event_type = None
+        return result
+
+    def activity_batch(self, partition: int, records: Sequence[Any]) -> BatchApplied:
+        """The records of one activity partition, in offset order (``dataplane``): each as
+        ``activity`` would apply it, the state changes left in ``states.writes`` for one
+        write per changed key, the counts summed."""
+        self.states.writes_at(partition)
+        batch = BatchApplied()
+        outputs, processed = batch.outputs, batch.processed
+        apply = self._apply_record
+        for record in records:
+            headers = record.headers
+            if type(headers) is not list:
+                headers = (
+                    list(headers.items()) if isinstance(headers, dict) else list(headers or ())
+                )
+            outcome, event_type = apply(record.key, record.value, headers, outputs)
+            if outcome is None:
+                continue
+            if outcome is Outcome.LATE:
+                batch.late += 1
+                continue
+            if outcome is Outcome.AFTER_DELETION:
+                batch.after_deletion += 1
+            processed[event_type] = processed.get(event_type, 0) + 1
+        if records:
+            self.progress.activity.processed(partition, records[-1].offset)
+        return batch
+
+    def _apply_record(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        outputs: list[Outgoing],
+    ) -> tuple[Outcome | None, str]:
+        """Apply one record; its records go to ``outputs``. Returns its outcome (None: it was
+        dead-lettered) and CloudEvents type."""
         s = self.settings
         try:
-            inbound = decode_activity(
+            event_type, activity = self.decode(
                 key,
                 value,
                 headers,
                 now=self.clock.now_datetime(),
-                max_future=timedelta(seconds=s.max_future_seconds),
+                max_future=self._max_future,
                 max_value_bytes=s.max_event_bytes,
             )
         except RejectedEvent as exc:
-            out = dead_letter(s.dead_letter_topic, key, value, headers, exc.reason, exc.detail)
-            return ActivityApplied([out])
-        activity = to_activity(inbound)
+            outputs.append(
+                dead_letter(s.dead_letter_topic, key, value, headers, exc.reason, exc.detail)
+            )
+            return None, ""
         org_id = activity.org_id
         state = self.states.state_for(org_id)
-        result = ActivityApplied(event_type=inbound.type)
-        if org_id in self.emitter.dirty and state.leaves_day(activity.time):
-            result.outputs.extend(self.emitter.emit({org_id}))  # the day it leaves, first
+        dirty = self.emitter.dirty
+        if org_id in dirty and state.leaves_day(activity.time):
+            outputs.extend(self.emitter.emit({org_id}))  # the day it leaves, first
         applied = state.apply(activity)
-        self.states.persist(org_id, applied.changes)
-        result.outcome = applied.outcome
+        if applied.changes:
+            self.states.persist(org_id, applied.changes)
         if applied.outcome is Outcome.LATE:
             late = DeadLetterReason.LATE
-            result.outputs.append(
-                dead_letter(s.dead_letter_topic, key, value, headers, late, LATE_DETAIL)
-            )
-        result.outputs.extend(self.closed_months(state, applied.closed_months))
-        self.emitter.dirty.add(org_id)
-        return result
+            outputs.append(dead_letter(s.dead_letter_topic, key, value, headers, late, LATE_DETAIL))
+        if applied.closed_months:
+            outputs.extend(self.closed_months(state, applied.closed_months))
+        dirty.add(org_id)
+        return applied.outcome, event_type
 
     def closed_months(self, state: OrgState, months: list[Figures]) -> list[Outgoing]:
         """Final figures of the months the state just closed: each month closes once, in the
@@ -127,10 +216,9 @@ class ScoringStage:
     def profile(
         self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> ProfileApplied:
-        profiles = self.states.tables.profiles
         if value is None:  # compaction tombstone: the profile was withdrawn
             if key:
-                profiles.pop(key.decode(errors="replace"), None)
+                self.states.set_profile(key.decode(errors="replace"), None)
             return ProfileApplied()
         try:
             inbound = decode_org_profile(key, value, headers, now=self.clock.now_datetime())
@@ -138,7 +226,7 @@ class ScoringStage:
             return ProfileApplied(rejected=exc.reason, detail=exc.detail)
         profile = inbound.data
         assert isinstance(profile, OrgProfile)
-        profiles[profile.org_id] = profile.model_dump(mode="json")
+        self.states.set_profile(profile.org_id, profile.model_dump(mode="json"))
         state = self.states.orgs.get(profile.org_id)
         if state is not None and state.timezone != profile.timezone:
             log.warning(
@@ -167,6 +255,7 @@ class ScoringStage:
             return moved
         if not caught_up(self.partitions, s.profiles_topic, partition, self.progress.profiles):
             return moved
+        self.states.writes_at(partition)
         orgs = self.states.orgs_of_partition(partition)
         # The day each organisation leaves is published first (see ``emitter``).
         leaving = {

@@ -36,6 +36,7 @@ from engagement.domain import (
 )
 
 from .ports import Table
+from .writes import DELETED, PendingWrites
 
 __all__ = ["OrgStates", "StateTables", "partition_of"]
 
@@ -66,9 +67,17 @@ class StateTables:
 class OrgStates:
     """The states of the organisations this worker owns (``orgs``), and their persistence."""
 
-    def __init__(self, rules: ScoringRules, tables: StateTables, partitions: int = 1) -> None:
+    def __init__(
+        self,
+        rules: ScoringRules,
+        tables: StateTables,
+        partitions: int = 1,
+        writes: PendingWrites | None = None,
+    ) -> None:
         self.rules = rules
         self.tables = tables
+        #: where changes go until the data plane writes them (None: straight to the tables)
+        self.writes = writes
         self.partitions = partitions
         self.orgs: dict[str, OrgState] = {}
         #: time zones read ahead from the profiles topic (``profiles``), for organisations
@@ -78,10 +87,25 @@ class OrgStates:
         self.last_rebuild_seconds = 0.0
 
     def timezone_of(self, org_id: str) -> str:
-        profile = self.tables.profiles.get(org_id)
+        profile = self.profile_of(org_id)
         if isinstance(profile, dict):
             return str(profile.get("timezone") or DEFAULT_TIMEZONE)
         return self.known_timezones.get(org_id, DEFAULT_TIMEZONE)
+
+    def writes_at(self, partition: int) -> None:
+        """The changes recorded from now on belong to input partition ``partition``."""
+        if self.writes is not None:
+            self.writes.at(partition)
+
+    def profile_of(self, org_id: str) -> Any:
+        """The stored profile, including one written in this batch and not yet flushed."""
+        if self.writes is not None:
+            pending = self.writes.get("profiles", org_id)
+            if pending is not DELETED and pending is not None:
+                return pending
+            if pending is DELETED:
+                return None
+        return self.tables.profiles.get(org_id)
 
     def state_for(self, org_id: str) -> OrgState:
         state = self.orgs.get(org_id)
@@ -90,24 +114,45 @@ class OrgStates:
         return state
 
     def persist(self, org_id: str, changes: Iterable[StateChange]) -> None:
-        t = self.tables
+        """Record the changes as table writes: into ``writes`` when the worker's data plane
+        writes them out per batch (``changelog``), else straight into the tables."""
+        put, drop = self._put, self._drop
         for change in changes:
             if isinstance(change, AccountChanged):
-                t.accounts[f"{org_id}{SEP}{change.account_id}"] = change.record
+                put("accounts", f"{org_id}{SEP}{change.account_id}", change.record)
             elif isinstance(change, ReadChanged):
                 key = f"{org_id}{SEP}{change.message_id}{SEP}{change.account_id}"
                 if change.time is None:
-                    t.reads.pop(key, None)
+                    drop("reads", key)
                 else:
-                    t.reads[key] = change.time
+                    put("reads", key, change.time)
             elif isinstance(change, MessageChanged):
                 key = f"{org_id}{SEP}{change.message_id}"
                 if change.record is None:
-                    t.messages.pop(key, None)
+                    drop("messages", key)
                 else:
-                    t.messages[key] = list(change.record)
+                    put("messages", key, list(change.record))
             elif isinstance(change, ClockChanged):
-                t.orgs[org_id] = list(change.record)
+                put("orgs", org_id, list(change.record))
+
+    def set_profile(self, org_id: str, profile: dict[str, Any] | None) -> None:
+        """Store (or, with None, withdraw) an organisation's profile."""
+        if profile is None:
+            self._drop("profiles", org_id)
+        else:
+            self._put("profiles", org_id, profile)
+
+    def _put(self, table: str, key: str, value: Any) -> None:
+        if self.writes is not None:
+            self.writes.set(table, key, value)
+        else:
+            getattr(self.tables, table)[key] = value
+
+    def _drop(self, table: str, key: str) -> None:
+        if self.writes is not None:
+            self.writes.delete(table, key)
+        else:
+            getattr(self.tables, table).pop(key, None)
 
     def orgs_of_partition(self, partition: int) -> list[str]:
         """The organisations held whose input partition is ``partition``."""

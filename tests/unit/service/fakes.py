@@ -151,3 +151,62 @@ def score(as_of: datetime, interact: int, org: str = "o") -> ScoreUpdated:
         month_to_date=comps,
         month_engagement_score=60.0,
     )
+
+
+class FakeBatch:
+    """An aiokafka ``BatchBuilder`` stand-in: keeps the records; full after ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.records: list[tuple[bytes, bytes | None]] = []
+        self.closed = False
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: Any) -> object | None:
+        if self.closed or len(self.records) >= self.size:
+            return None
+        self.records.append((key, value))
+        return object()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeProducer:
+    """The aiokafka producer as ``changelog.ChangelogWriter`` uses it: batches recorded per
+    (topic, partition) with broker offsets, acknowledged at once (or never: ``hold``)."""
+
+    def __init__(self, batch_size: int = 1000, hold: bool = False) -> None:
+        self.batch_size = batch_size
+        self.hold = hold
+        self.sent: list[tuple[str, int, list[tuple[bytes, bytes | None]]]] = []
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.futures: list[Any] = []
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.batch_size)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        import asyncio
+        from types import SimpleNamespace
+
+        from faust.types import TP
+
+        assert batch.closed
+        base = self.offsets.get((topic, partition), 0)
+        self.offsets[(topic, partition)] = base + len(batch.records)
+        self.sent.append((topic, partition, list(batch.records)))
+        future = asyncio.get_running_loop().create_future()
+        meta = SimpleNamespace(topic_partition=TP(topic, partition), offset=base)
+        if self.hold:
+            self.futures.append((future, meta))
+        else:
+            future.set_result(meta)
+        return future
+
+    def records(self, topic_suffix: str) -> dict[bytes, bytes | None]:
+        """The last record per key sent to the changelog topic ending in ``topic_suffix``."""
+        out: dict[bytes, bytes | None] = {}
+        for topic, _partition, records in self.sent:
+            if topic.endswith(topic_suffix):
+                out.update(records)
+        return out

@@ -4,6 +4,7 @@ stage, sends what it returned and counts it, and the state reaches the tables.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,13 @@ from engagement.settings import Settings
 from engagement_scorer.app import create_app
 
 from ...clock import TEST_NOW
+from .fakes import FakeProducer
 
 
 @pytest.fixture
-def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, CollectorRegistry, list]:
+def worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, CollectorRegistry, list, FakeProducer]:
     prometheus = CollectorRegistry()
     settings = Settings(store="memory://", data_dir=tmp_path, clock_start=TEST_NOW)
     ctx = create_app(settings, prometheus)
@@ -33,15 +37,20 @@ def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Collec
 
         async def record(
             *, key: Any = None, value: Any = None, headers: Any = None, _topic: str = name
-        ) -> None:
+        ) -> Any:
             sent.append((_topic, value, dict(headers or [])))
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
 
         monkeypatch.setattr(topic, "send", record)
-    return ctx, prometheus, sent
+    producer = FakeProducer()
+    ctx.changelog.producer = lambda: producer
+    return ctx, prometheus, sent, producer
 
 
 async def test_the_activity_agent_applies_counts_and_dead_letters(worker: Any) -> None:
-    ctx, prometheus, sent = worker
+    ctx, prometheus, sent, producer = worker
     created = encode_event(
         type=topics.ACCOUNT_CREATED_TYPE,
         source="urn:test",
@@ -61,6 +70,11 @@ async def test_the_activity_agent_applies_counts_and_dead_letters(worker: Any) -
     assert state.existing == 1
     assert "org-1" in ctx.emitter.dirty
     assert len(ctx.tables.state.accounts) == 1  # the account, in its table
+    # ... and in its changelog, as Faust's own table write would have put it
+    [(key, value)] = producer.records("-accounts-changelog").items()
+    table = ctx.tables.state.accounts
+    assert key == table.changelog_topic.prepare_key("org-1\x1fa1", None)[0]
+    assert value == table.changelog_topic.prepare_value(table["org-1\x1fa1"], None)[0]
     processed = prometheus.get_sample_value(
         "engagement_events_processed_total", {"type": topics.ACCOUNT_CREATED_TYPE}
     )

@@ -10,7 +10,6 @@ from prometheus_client import CollectorRegistry
 
 from engagement.events import DeadLetterReason
 from engagement.settings import Settings
-from engagement_scorer.agents import TopicSender
 from engagement_scorer.app import create_app
 from engagement_scorer.context import WorkerContext
 from engagement_scorer.publish import Outgoing, dead_letter
@@ -97,7 +96,7 @@ class _Topic:
 
 async def test_the_sender_counts_outputs_and_dead_letters_apart(tmp_path: Path) -> None:
     ctx, prometheus = _build(tmp_path)
-    sender = TopicSender(ctx)
+    sender = ctx.sender
     s = ctx.settings
     topics = {s.scores_topic: _Topic(), s.dead_letter_topic: _Topic()}
     sender.topics = topics  # type: ignore[assignment]

@@ -1,0 +1,187 @@
+"""Faust's Kafka transport with a batch data plane for the hot topic, and a producer flush
+that really flushes.
+
+Faust delivers each record through four tasks (``wait_first``), the conductor, an ``Event``,
+a stream queue and its acks: ~65 µs of framework per record, several times the cost of the
+work itself (docs/performance.md). ``BatchingConsumer`` takes the records of one topic
+(``intranet.activity``) out of each fetch before Faust sees them and hands every
+partition's list to a ``BatchHandler`` in offset order; everything else (group membership and
+the co-partitioning assignor, standbys, changelog recovery, pausing partitions while they
+recover, the other topics' agents, commits) stays Faust's. The seam is the consumer's
+``_wait_next_records``, pinned with the faust-streaming version in pyproject.toml and covered
+by the reliability suite.
+
+At-least-once: an input offset is acknowledged in Faust's bookkeeping (and so committed) only
+once every producer batch its processing caused (changelog records and outputs) is
+acknowledged by the broker. Faust's own commit path flushes its producer buffer first, but
+``ProducerBuffer.flush`` returns on its first 0.1 s wait with records still queued:
+``DrainingProducer.flush`` waits until the buffer is empty, so a commit of the other agents'
+offsets never overtakes their table writes either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from time import monotonic
+from typing import Any, Protocol
+
+import faust
+import structlog
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, TransportT
+from mode.utils.futures import notify
+
+__all__ = ["BatchPlane", "BatchingConsumer", "DrainingProducer", "EngagementApp", "Transport"]
+
+log = structlog.get_logger("engagement_scorer.transport")
+
+
+class BatchPlane(Protocol):
+    """What processes the hot topic's records, a partition's list at a time."""
+
+    topic: str  # the topic taken off Faust's per-record path
+    max_records: int  # most records handed over at once (the loop is yielded in between)
+
+    async def handle(self, partition: int, records: Sequence[Any]) -> list[asyncio.Future[Any]]:
+        """Apply the records (in offset order); returns the futures of the producer batches
+        their processing caused. The offsets are acknowledged once all of them are done."""
+        ...
+
+
+class EngagementApp(faust.App):
+    """``faust.App`` on this module's transport; ``batch_plane`` set by the composition root
+    (None: every topic on Faust's per-record path)."""
+
+    batch_plane: BatchPlane | None = None
+
+    def _new_transport(self) -> TransportT:
+        return Transport(self.conf.broker_consumer, self, loop=self.loop)
+
+    def _new_producer_transport(self) -> TransportT:
+        return Transport(self.conf.broker_producer, self, loop=self.loop)
+
+
+class BatchingConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer; the records of ``app.batch_plane.topic`` go to the plane."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._batch_lock = asyncio.Lock()
+
+    async def _wait_next_records(
+        self,
+        timeout: float,  # noqa: ASYNC109 - Faust's signature
+    ) -> tuple[Mapping[TP, list[Any]] | None, set[TP] | None]:
+        records, active = await super()._wait_next_records(timeout)
+        plane: BatchPlane | None = getattr(self.app, "batch_plane", None)
+        if not records or plane is None:
+            return records, active
+        hot = [tp for tp in records if tp.topic == plane.topic]
+        if not hot:
+            return records, active
+        records = dict(records)
+        generation = self.app.consumer_generation_id
+        for tp in hot:
+            batch = records.pop(tp)
+            # Faust's own rules for delivering a fetched record (``Consumer.getmany``):
+            # not while the flow is stopped (a rebalance: Faust seeks back to the committed
+            # offsets), not after the generation changed, not for a paused partition.
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                continue
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            await self._deliver(tp, batch, plane, generation)
+        commit_every = self._commit_every
+        if commit_every is not None and self._n_acked >= commit_every:
+            self._n_acked = 0
+            await self.commit()
+        return records, active
+
+    async def _deliver(self, tp: TP, batch: list[Any], plane: BatchPlane, generation: int) -> None:
+        read_offset = self._read_offset.get(tp)
+        if read_offset is not None:  # already read (Faust drops those too)
+            batch = [r for r in batch if r.offset >= read_offset]
+        limit = max(1, plane.max_records)
+        for start in range(0, len(batch), limit):
+            chunk = batch[start : start + limit]
+            if not chunk:
+                continue
+            async with self._batch_lock:  # a revocation waits for the batch in hand
+                if self.app.consumer_generation_id != generation or not self.flow_active:
+                    return
+                await self._add_gaps(tp, chunk)
+                futures = await plane.handle(tp.partition, chunk)
+                self._read_offset[tp] = chunk[-1].offset
+                self.app.monitor.stream_inbound_time[tp] = monotonic()
+            self._ack_when_sent(tp, [r.offset for r in chunk], futures, generation)
+            await asyncio.sleep(0)
+
+    async def _add_gaps(self, tp: TP, chunk: list[Any]) -> None:
+        """Offsets missing between records (compaction, transaction markers) count as read,
+        exactly as Faust's drain loop records them."""
+        previous = self._read_offset.get(tp)
+        for record in chunk:
+            if previous and record.offset - previous > 1:
+                await self._add_gap(tp, previous + 1, record.offset)
+            previous = record.offset
+
+    def _ack_when_sent(
+        self,
+        tp: TP,
+        offsets: list[int],
+        futures: list[asyncio.Future[Any]],
+        generation: int,
+    ) -> None:
+        if not futures:
+            self._ack_offsets(tp, offsets, generation)
+            return
+        gathered = asyncio.gather(*futures, return_exceptions=True)
+
+        def sent(done: asyncio.Future[list[Any]]) -> None:
+            failed = next((r for r in done.result() if isinstance(r, BaseException)), None)
+            if failed is None:
+                self._ack_offsets(tp, offsets, generation)
+                return
+            # The state of these offsets is not durable: never commit them. Crash, as Faust
+            # does on a failed send; the restarted worker reads them again.
+            log.error("changelog or output send failed", tp=str(tp), error=repr(failed))
+            self._crashing = asyncio.ensure_future(self.crash(failed))
+
+        gathered.add_done_callback(sent)
+
+    def _ack_offsets(self, tp: TP, offsets: list[int], generation: int) -> None:
+        """``Consumer.ack`` for a batch of offsets (the same bookkeeping, once per batch)."""
+        if self.app.consumer_generation_id != generation:
+            return  # revoked meanwhile: the new owner reads them again
+        committed = self._committed_offset[tp]
+        index, acked = self._acked_index[tp], self._acked[tp]
+        n = 0
+        for offset in offsets:
+            if (committed is None or offset >= committed) and offset not in index:
+                index.add(offset)
+                acked.append(offset)
+                n += 1
+        self._n_acked += n
+        notify(self._waiting_for_ack)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        async with self._batch_lock:
+            await super().on_partitions_revoked(revoked)
+
+
+class DrainingProducer(faust_aiokafka.Producer):
+    """Faust's aiokafka producer whose ``flush`` returns only once its buffer is empty."""
+
+    async def flush(self) -> None:
+        buffer = self.buffer
+        while buffer.size and not self.should_stop:
+            # returns on its first 0.1 s wait: go on until the buffer is empty
+            await buffer.flush_atmost(None)  # type: ignore[arg-type]
+        await super().flush()
+
+
+class Transport(faust_aiokafka.Transport):
+    Consumer = BatchingConsumer
+    Producer = DrainingProducer
