@@ -11,10 +11,11 @@ acknowledges the offsets only when the broker has acknowledged every one of them
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .changelog import ChangelogWriter
 from .metrics import ScorerMetrics
@@ -37,6 +38,27 @@ class DataPlaneMetrics:
         self.changelog_records = Counter(
             "engagement_changelog_records_total",
             "State changelog records written by the first stage (one per changed key and batch).",
+            registry=registry,
+        )
+        self.records = Counter(
+            "engagement_activity_records_total",
+            "Activity records applied by the data plane (accepted, late and dead-lettered).",
+            registry=registry,
+        )
+        self.first_record = Gauge(
+            "engagement_activity_first_record_timestamp_seconds",
+            "Unix time the data plane applied its first batch since the worker started.",
+            registry=registry,
+        )
+        self.last_record = Gauge(
+            "engagement_activity_last_record_timestamp_seconds",
+            "Unix time the data plane finished its latest batch.",
+            registry=registry,
+        )
+        self.decoded = Counter(
+            "engagement_activity_decoded_total",
+            "Activity records decoded, by decoder: fast (proved identical) or reference.",
+            ["path"],
             registry=registry,
         )
         self.changelog_bytes = Counter(
@@ -69,6 +91,8 @@ class ActivityPlane:
         self.records = 0  # records handed to this plane (bench: first/last inside the worker)
 
     async def handle(self, partition: int, records: Sequence[Any]) -> list[asyncio.Future[Any]]:
+        if not self.records:
+            self.plane_metrics.first_record.set(time.time())
         applied = self.scoring.activity_batch(partition, records)
         records_before, bytes_before = self.changelog.records, self.changelog.bytes
         futures = await self.changelog.flush()
@@ -78,6 +102,8 @@ class ActivityPlane:
         pm = self.plane_metrics
         pm.changelog_records.inc(self.changelog.records - records_before)
         pm.changelog_bytes.inc(self.changelog.bytes - bytes_before)
+        pm.records.inc(len(records))
+        pm.last_record.set(time.time())
         return futures
 
     def _count(self, n: int, applied: BatchApplied) -> None:
