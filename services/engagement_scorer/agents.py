@@ -124,8 +124,9 @@ def register_agents(ctx: WorkerContext) -> None:
                 body = event.value
                 if isinstance(body, dict) and isinstance(body.get("now"), int):
                     moved = scoring.clock_tick(event.message.partition, body["now"])
+                    sent = sender.put(moved.outputs)  # in the step that built them
                     await ctx.changelog.flush()
-                    await sender.send_all(moved.outputs)
+                    await sent.handed()
 
     @app.agent(topics.scores, concurrency=1, name="assess-scores")
     async def assess_scores(stream: Any) -> None:

@@ -192,6 +192,7 @@ def create_app(
     )
     if s.batch_data_plane:
         app.batch_plane = plane
+    app.before_flush = sender.drained
     ctx = WorkerContext(
         settings=s,
         app=app,

@@ -94,10 +94,11 @@ class ActivityPlane:
         if not self.records:
             self.plane_metrics.first_record.set(time.time())
         applied = self.scoring.activity_batch(partition, records)
+        sent = self.sender.put(applied.outputs)  # now: in the order the stages built them
         records_before, bytes_before = self.changelog.records, self.changelog.bytes
         futures = await self.changelog.flush()
-        for out in applied.outputs:
-            futures.append(await self.sender.send(out))
+        futures.extend(sent.acked)
+        await self.sender.wait_room()
         self._count(len(records), applied)
         pm = self.plane_metrics
         pm.changelog_records.inc(self.changelog.records - records_before)

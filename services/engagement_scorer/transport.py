@@ -22,7 +22,7 @@ offsets never overtakes their table writes either.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from time import monotonic
 from typing import Any, Protocol
 
@@ -50,10 +50,12 @@ class BatchPlane(Protocol):
 
 
 class EngagementApp(faust.App):
-    """``faust.App`` on this module's transport; ``batch_plane`` set by the composition root
-    (None: every topic on Faust's per-record path)."""
+    """``faust.App`` on this module's transport; ``batch_plane`` and ``before_flush`` set by the
+    composition root (no plane: every topic on Faust's per-record path)."""
 
     batch_plane: BatchPlane | None = None
+    #: awaited by the producer's flush before Faust commits (the output outbox drained)
+    before_flush: Callable[[], Awaitable[None]] | None = None
 
     def _new_transport(self) -> TransportT:
         return Transport(self.conf.broker_consumer, self, loop=self.loop)
@@ -175,6 +177,9 @@ class DrainingProducer(faust_aiokafka.Producer):
     """Faust's aiokafka producer whose ``flush`` returns only once its buffer is empty."""
 
     async def flush(self) -> None:
+        before = getattr(self.app, "before_flush", None)
+        if before is not None:
+            await before()
         buffer = self.buffer
         while buffer.size and not self.should_stop:
             # returns on its first 0.1 s wait: go on until the buffer is empty

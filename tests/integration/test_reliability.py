@@ -358,8 +358,11 @@ async def test_scale_out_and_failover_after_sigkill(workers: list[Worker], tmp_p
 
     await produce(topics.profiles, log.profiles, bootstrap=BOOTSTRAP)
     wait_until(lambda: profiles_applied(first, second) >= len(log.profiles), what="profiles")
-    await produce(topics.activity, log.activity, bootstrap=BOOTSTRAP)
+    # Most of the log first; the rest right after the kill, so the kill is always mid-stream
+    # however fast the workers read (the data plane reads these 11k records in about a second).
     total = len(log.activity)
+    head = int(0.7 * total)
+    await produce(topics.activity, log.activity[:head], bootstrap=BOOTSTRAP)
     # scale-out: both workers consume; kill one mid-stream
     wait_until(
         lambda: (
@@ -375,6 +378,7 @@ async def test_scale_out_and_failover_after_sigkill(workers: list[Worker], tmp_p
     mark = first.log_path.stat().st_size  # the survivor's log from here on: the takeover
     done_at_kill = processed(first) + processed(second)
     second.kill()
+    await produce(topics.activity, log.activity[head:], bootstrap=BOOTSTRAP)
     assert done_at_kill < total, "the stream was over before the kill"
     killed_at = time.monotonic()
     say(f"killed one worker at {done_at_kill:.0f}/{total} records; it owned {len(victim_share)}")

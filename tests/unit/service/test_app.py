@@ -3,6 +3,8 @@ and the sender that puts the stages' records on the topics and counts them."""
 
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +92,11 @@ class _Topic:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
 
-    async def send(self, *, key: Any, value: Any, headers: Any) -> None:
+    async def send(self, *, key: Any, value: Any, headers: Any) -> Any:
         self.sent.append((key, value, headers))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
 
 
 async def test_the_sender_counts_outputs_and_dead_letters_apart(tmp_path: Path) -> None:
