@@ -63,6 +63,7 @@ lint: $(VENV)/bin/python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(VENV)/bin/deptry shared services
 
 typecheck: $(VENV)/bin/python
 	$(VENV)/bin/mypy
