@@ -19,12 +19,12 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
+	generate run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
 	browser-install test-browser soak
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
-	@echo "         contract run bench clean prometheus-install rules-check dashboards"
+	@echo "         contract generate run bench clean prometheus-install rules-check dashboards"
 	@echo "         dashboards-check compose-check browser-install test-browser soak"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
@@ -68,8 +68,18 @@ lint: $(VENV)/bin/python
 typecheck: $(VENV)/bin/python
 	$(VENV)/bin/mypy
 
+# Every committed generated document is fresh: event contract (AsyncAPI, JSON Schemas, and
+# its compatibility gate), OpenAPI, settings table and .env.example.
 contract: $(VENV)/bin/python
 	$(VENV)/bin/python -m engagement.events.contract --check
+	$(VENV)/bin/python -m engagement_scorer.openapi_doc --check
+	$(VENV)/bin/python -m engagement.settings_doc --check
+
+# Regenerate them all after changing a model, a route or a setting.
+generate: $(VENV)/bin/python
+	$(VENV)/bin/python -m engagement.events.contract
+	$(VENV)/bin/python -m engagement_scorer.openapi_doc
+	$(VENV)/bin/python -m engagement.settings_doc
 
 run: $(VENV)/bin/python
 	bash scripts/run.sh
