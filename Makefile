@@ -19,13 +19,13 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	generate run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
+	generate run bench clean prometheus-install rules-check dashboards dashboards-check compose-check k8s-check \
 	browser-install test-browser soak
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
 	@echo "         contract generate run bench clean prometheus-install rules-check dashboards"
-	@echo "         dashboards-check compose-check browser-install test-browser soak"
+	@echo "         dashboards-check compose-check k8s-check browser-install test-browser soak"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -110,6 +110,12 @@ dashboards: $(VENV)/bin/python
 
 dashboards-check: $(VENV)/bin/python
 	$(VENV)/bin/python -m deploy.dashboards --check
+
+# Kubernetes manifests against the schemas bundled in kubernetes-validate (offline), strictly.
+K8S_VERSION ?= 1.31.0
+k8s-check: $(VENV)/bin/python
+	$(VENV)/bin/kubernetes-validate --strict --quiet -k $(K8S_VERSION) \
+		$(filter-out deploy/kubernetes/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 compose-check: $(VENV)/bin/python
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
