@@ -19,13 +19,14 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	generate run bench clean prometheus-install rules-check dashboards dashboards-check compose-check k8s-check \
+	generate run bench clean prometheus-install rules-check dashboards dashboards-check compose-check k8s-check codegen-check \
 	browser-install test-browser soak
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
 	@echo "         contract generate run bench clean prometheus-install rules-check dashboards"
-	@echo "         dashboards-check compose-check k8s-check browser-install test-browser soak"
+	@echo "         dashboards-check compose-check k8s-check codegen-check browser-install"
+	@echo "         test-browser soak test-unit-py313 install-check"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -110,6 +111,12 @@ dashboards: $(VENV)/bin/python
 
 dashboards-check: $(VENV)/bin/python
 	$(VENV)/bin/python -m deploy.dashboards --check
+
+# TypeScript and Python models generated from the bundled AsyncAPI document (@asyncapi/modelina,
+# from the npm registry) name the shared enums: one Level, Component, AlertStatus, Severity.
+codegen-check: $(VENV)/bin/python
+	npm ci --prefix tools/codegen --no-audit --no-fund --loglevel=error
+	$(VENV)/bin/python scripts/codegen_check.py
 
 # Kubernetes manifests against the schemas bundled in kubernetes-validate (offline), strictly.
 K8S_VERSION ?= 1.31.0
