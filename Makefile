@@ -19,8 +19,9 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	generate run bench clean prometheus-install rules-check dashboards dashboards-check compose-check k8s-check codegen-check \
-	browser-install test-browser soak
+	generate run bench clean prometheus-install rules-check dashboards dashboards-check \
+	compose-check k8s-check codegen-check test-unit-py313 install-check browser-install \
+	test-browser soak
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
@@ -58,6 +59,14 @@ test: install browser-install
 
 test-unit: $(VENV)/bin/python
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+# The unit tests on Python 3.13 too (.venv-py313, from the same lock; scripts/py313.sh).
+test-unit-py313: $(UV_DEP)
+	UV=$(UV) bash scripts/py313.sh $(PYTEST_ARGS)
+
+# A built wheel installed into a fresh environment gives the three working commands.
+install-check: $(UV_DEP)
+	UV=$(UV) bash scripts/install_check.sh
 
 # Import contracts live in pyproject.toml [tool.importlinter] (docs/architecture.md).
 lint: $(VENV)/bin/python

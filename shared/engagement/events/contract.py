@@ -158,7 +158,8 @@ def _headers_trait() -> dict[str, Any]:
                 "ce_dataschema": {
                     "type": "string",
                     "format": "uri",
-                    "description": "The $id of the payload schema of ce_type (outputs).",
+                    "description": "The $id of the payload schema of ce_type (for outputs: "
+                    "the message's x-dataschema).",
                 },
                 "content-type": {"type": "string", "const": "application/json"},
             },
@@ -201,8 +202,8 @@ def _message(
         )
     else:
         description += (
-            " Published in binary mode with a deterministic ce_id; ce_dataschema is "
-            f"{schema_id(event_type, base)}."
+            " Published in binary mode with a deterministic ce_id. Payload schema "
+            f"(x-dataschema, the value of ce_dataschema): {schema_id(event_type, base)}."
         )
     message: dict[str, Any] = {
         "name": event_type,
@@ -218,11 +219,10 @@ def _message(
         message["x-dataschema"] = schema_id(event_type, base)
     examples = (model.model_json_schema().get("examples") or [])[:1]
     if examples:
-        dataschema = None if inbound else schema_id(event_type, base)
         message["examples"] = [
             {
                 "name": "example",
-                "headers": _example_headers(event_type, dataschema),
+                "headers": _example_headers(event_type, None),
                 "payload": examples[0],
             }
         ]

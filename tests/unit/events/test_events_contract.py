@@ -200,8 +200,8 @@ def test_asyncapi_describes_every_topic_and_type() -> None:
         jsonschema.Draft202012Validator(headers).validate(example["headers"])
         assert example["headers"]["ce_type"] == event_type
         if event_type in OUTPUT_TYPES:
-            assert example["headers"]["ce_dataschema"] == schema_id(event_type)
             assert message["x-dataschema"] == schema_id(event_type)
+            assert schema_id(event_type) == load_schema(event_type)["$id"]
     assert document["servers"]["local"]["protocol"] == "kafka"
     reasons = messages["dead-letter"]["headers"]["properties"]["engagement_dlq_reason"]["enum"]
     assert reasons == [r.value for r in DeadLetterReason]
