@@ -19,13 +19,15 @@ UV_DEP := $(UV_LOCAL)
 endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
-	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
-	browser-install test-browser soak
+	generate run bench clean prometheus-install rules-check dashboards dashboards-check \
+	compose-check k8s-check codegen-check test-unit-py313 install-check browser-install \
+	test-browser soak
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
-	@echo "         contract run bench clean prometheus-install rules-check dashboards"
-	@echo "         dashboards-check compose-check browser-install test-browser soak"
+	@echo "         contract generate run bench clean prometheus-install rules-check dashboards"
+	@echo "         dashboards-check compose-check k8s-check codegen-check browser-install"
+	@echo "         test-browser soak test-unit-py313 install-check"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -58,17 +60,36 @@ test: install browser-install
 test-unit: $(VENV)/bin/python
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
+# The unit tests on Python 3.13 too (.venv-py313, from the same lock; scripts/py313.sh).
+test-unit-py313: $(UV_DEP)
+	UV=$(UV) bash scripts/py313.sh $(PYTEST_ARGS)
+
+# A built wheel installed into a fresh environment gives the three working commands.
+install-check: $(UV_DEP)
+	UV=$(UV) bash scripts/install_check.sh
+
 # Import contracts live in pyproject.toml [tool.importlinter] (docs/architecture.md).
 lint: $(VENV)/bin/python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(VENV)/bin/deptry shared services
 
 typecheck: $(VENV)/bin/python
 	$(VENV)/bin/mypy
 
+# Every committed generated document is fresh: event contract (AsyncAPI, JSON Schemas, and
+# its compatibility gate), OpenAPI, settings table and .env.example.
 contract: $(VENV)/bin/python
 	$(VENV)/bin/python -m engagement.events.contract --check
+	$(VENV)/bin/python -m engagement_scorer.openapi_doc --check
+	$(VENV)/bin/python -m engagement.settings_doc --check
+
+# Regenerate them all after changing a model, a route or a setting.
+generate: $(VENV)/bin/python
+	$(VENV)/bin/python -m engagement.events.contract
+	$(VENV)/bin/python -m engagement_scorer.openapi_doc
+	$(VENV)/bin/python -m engagement.settings_doc
 
 run: $(VENV)/bin/python
 	bash scripts/run.sh
@@ -99,6 +120,18 @@ dashboards: $(VENV)/bin/python
 
 dashboards-check: $(VENV)/bin/python
 	$(VENV)/bin/python -m deploy.dashboards --check
+
+# TypeScript and Python models generated from the bundled AsyncAPI document (@asyncapi/modelina,
+# from the npm registry) name the shared enums: one Level, Component, AlertStatus, Severity.
+codegen-check: $(VENV)/bin/python
+	npm ci --prefix tools/codegen --no-audit --no-fund --loglevel=error
+	$(VENV)/bin/python scripts/codegen_check.py
+
+# Kubernetes manifests against the schemas bundled in kubernetes-validate (offline), strictly.
+K8S_VERSION ?= 1.31.0
+k8s-check: $(VENV)/bin/python
+	$(VENV)/bin/kubernetes-validate --strict --quiet -k $(K8S_VERSION) \
+		$(filter-out deploy/kubernetes/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 compose-check: $(VENV)/bin/python
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

@@ -1,52 +1,8 @@
-"""``python -m engagement_scorer`` starts a worker (Faust CLI arguments are passed through)."""
+"""``python -m engagement_scorer`` is ``engagement-scorer``: start a worker (see ``cli``)."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
-from engagement.kafka_admin import ensure_topics
-from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
-
-from .app import create_app
-from .context import WorkerContext
-
-
-def _ensure_topics(ctx: WorkerContext) -> None:
-    """Create missing topics first, and wait for their leaders.
-
-    Faust does not create the external topics it consumes (a worker started before them
-    would get no partitions), and the internal ones (changelogs, the peer topic) it creates
-    can still be missing from the cluster metadata when its partition assignor runs on a busy
-    machine: it then ignores them and never recovers. Created here, they are all there.
-    """
-    s = ctx.settings
-    changelogs = [t.changelog_topic.get_topic_name() for t in ctx.app.tables.values()]
-    names = [
-        *s.topic_names().values(),
-        ctx.topics.peer.get_topic_name(),
-        ctx.topics.clock.get_topic_name(),
-        *changelogs,
-    ]
-    compacted = [s.profiles_topic, *changelogs]
-    security = aiokafka_kwargs(KafkaSecurity.from_settings(s))
-    asyncio.run(
-        ensure_topics(
-            s.kafka_bootstrap, names, s.topic_partitions, compacted=compacted, security=security
-        )
-    )
-
-
-def main() -> None:
-    ctx = create_app()
-    argv = sys.argv[1:] or ["worker"]
-    if argv[0] == "worker":
-        _ensure_topics(ctx)
-    if argv[0] == "worker" and not any(a.startswith(("-l", "--loglevel")) for a in argv):
-        argv += ["--loglevel", ctx.settings.log_level]
-    sys.argv = [sys.argv[0], *argv]
-    ctx.app.main()
-
+from .cli import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

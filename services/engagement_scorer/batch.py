@@ -1,8 +1,9 @@
 """Batch recomputation: the same figures from a recorded event log, with the same domain core.
 
-    python -m engagement_scorer.batch --jsonl activity.jsonl [--profiles-jsonl profiles.jsonl]
-    python -m engagement_scorer.batch --topic intranet.activity \
-        [--profiles-topic intranet.org-profiles]
+    engagement-batch --jsonl activity.jsonl [--profiles-jsonl profiles.jsonl]
+    engagement-batch --topic intranet.activity [--profiles-topic intranet.org-profiles]
+
+(``python -m engagement_scorer.batch`` is the same command.)
 
 The log is replayed in its recorded order (per organisation this is the order the stream
 sees). By default every organisation is reported at its own stream time, as a replay of the
@@ -12,7 +13,6 @@ worker that ran with the live clock). Output: one JSON object, org_id -> score p
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from engagement.cli import parser as command_parser
 from engagement.domain import Activity, Figures, ScoringRules, replay
 from engagement.events import (
     KafkaRecord,
@@ -135,7 +136,7 @@ async def _read_topic(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engagement_scorer.batch", description=__doc__)
+    parser = command_parser("engagement-batch", (__doc__ or "").strip())
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--jsonl", help="recorded activity log (JSON lines)")
     source.add_argument("--topic", help="activity topic to read from offset 0")

@@ -104,10 +104,12 @@ def unauthorized(problem: str) -> web.Response:
     challenge = f'Bearer realm="{REALM}"'
     if problem == "invalid bearer token":
         challenge += ', error="invalid_token"'
+    # RFC 9457 problem details, like every error of the API (engagement_scorer.views)
     return web.json_response(
-        {"error": "unauthorized", "detail": problem},
+        {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": problem},
         status=401,
         headers={"WWW-Authenticate": challenge},
+        content_type="application/problem+json",
     )
 
 

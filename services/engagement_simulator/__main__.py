@@ -1,4 +1,5 @@
-"""``python -m engagement_simulator``: fill the local Kafka with simulated intranet traffic.
+"""``engagement-simulator`` (``python -m engagement_simulator``): fill the local Kafka with
+simulated intranet traffic.
 
 Creates the input topics if needed, produces one profile per organisation, then `--days` days
 of history ending now, then (optionally) live events at `--rate` per second for
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import structlog
 
+from engagement.cli import parser as command_parser
 from engagement.logging import configure_logging
 from engagement.settings import Settings
 
@@ -89,9 +91,10 @@ def _end_time(text: str) -> datetime:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m engagement_simulator",
-        description="Produce simulated intranet traffic (CloudEvents) to the local Kafka.",
+    parser = command_parser(
+        "engagement-simulator",
+        "Produce simulated intranet traffic (CloudEvents) to the local Kafka "
+        "(also `python -m engagement_simulator`).",
     )
     parser.add_argument("--orgs", type=_positive_int, default=6, help="organisations (6)")
     parser.add_argument("--days", type=_positive_int, default=30, help="days of history (30)")

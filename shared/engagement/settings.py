@@ -27,36 +27,70 @@ class Settings(BaseSettings):
     # --- Kafka -------------------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")
     app_id: str = Field("engagement-scorer", description="Faust app id = consumer group")
-    activity_topic: str = topics.ACTIVITY_TOPIC
-    profiles_topic: str = topics.ORG_PROFILES_TOPIC
-    dead_letter_topic: str = topics.ACTIVITY_DLQ_TOPIC
-    scores_topic: str = topics.SCORES_TOPIC
-    monthly_topic: str = topics.MONTHLY_TOPIC
-    level_changes_topic: str = topics.LEVEL_CHANGES_TOPIC
-    alerts_topic: str = topics.ALERTS_TOPIC
-    benchmarks_topic: str = topics.BENCHMARKS_TOPIC
+    activity_topic: str = Field(
+        topics.ACTIVITY_TOPIC, description="input: intranet activity events"
+    )
+    profiles_topic: str = Field(
+        topics.ORG_PROFILES_TOPIC, description="input: organisation profiles (compacted)"
+    )
+    dead_letter_topic: str = Field(
+        topics.ACTIVITY_DLQ_TOPIC, description="output: input records that break the contract"
+    )
+    scores_topic: str = Field(topics.SCORES_TOPIC, description="output: score updates")
+    monthly_topic: str = Field(topics.MONTHLY_TOPIC, description="output: closed months")
+    level_changes_topic: str = Field(
+        topics.LEVEL_CHANGES_TOPIC, description="output: operating level changes"
+    )
+    alerts_topic: str = Field(topics.ALERTS_TOPIC, description="output: adoption alerts")
+    benchmarks_topic: str = Field(
+        topics.BENCHMARKS_TOPIC, description="output: peer-group benchmarks"
+    )
     topic_partitions: int = Field(4, ge=1, description="partitions of input topics and tables")
 
     # --- Kafka security (engagement.kafka_security; docs/reliability.md) -------------------
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how the clients talk to the brokers (SSL: TLS; SASL_*: login)"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism (SASL_* protocols only)"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (secret: never logged)"
+    )
     kafka_ssl_cafile: Path | None = Field(
         None, description="CA bundle (PEM) of the brokers' certificates (default: system CAs)"
     )
     kafka_ssl_certfile: Path | None = Field(None, description="client certificate (mutual TLS)")
-    kafka_ssl_keyfile: Path | None = None
-    kafka_ssl_key_password: SecretStr | None = None
-    kafka_ssl_check_hostname: bool = True
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="private key (PEM) of the client certificate"
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="password of the private key, if encrypted (secret)"
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="check that the broker certificate matches its host name"
+    )
 
     # --- worker --------------------------------------------------------------------------------
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    data_dir: Path = Path(".data")
+    web_host: str = Field(
+        "127.0.0.1",
+        description="address the API listens on and advertises to the other workers: it must "
+        "be routable from them (a pod IP or a headless Service DNS name in Kubernetes)",
+    )
+    web_port: int = Field(
+        6066, ge=1, le=65535, description="port of the API, /metrics and the pages"
+    )
+    data_dir: Path = Field(
+        Path(".data"), description="where table state lives (rocksdb://: keep it on a volume)"
+    )
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
-    standby_replicas: int = 1
-    output_source: str = "urn:engagement-score:scorer"
+    standby_replicas: int = Field(
+        1, ge=0, description="warm copies of each table partition kept on other workers"
+    )
+    output_source: str = Field(
+        "urn:engagement-score:scorer", description="CloudEvents source of every output event"
+    )
     producer_linger_seconds: float = Field(
         0.005, ge=0, description="batch changelog/output sends: fewer, larger produce requests"
     )
@@ -110,7 +144,9 @@ class Settings(BaseSettings):
         "clock). The offset applies on top.",
     )
     max_future_seconds: int = Field(300, ge=0, description="event time tolerance into the future")
-    max_event_bytes: int = Field(256 * 1024, ge=1024)
+    max_event_bytes: int = Field(
+        256 * 1024, ge=1024, description="larger input records are dead-lettered (oversized)"
+    )
 
     # --- HTTP API ------------------------------------------------------------------------------
     api_token: SecretStr | None = Field(
@@ -122,10 +158,17 @@ class Settings(BaseSettings):
     )
 
     # --- counting rules ----------------------------------------------------------------------
-    window_days: int = Field(30, ge=1)
-    grace_seconds: int = Field(3600, ge=0)
-    included_kinds: list[str] = ["member"]
-    weights: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(COMPONENTS, 1.0))
+    window_days: int = Field(30, ge=1, description="length of the rolling window, in local days")
+    grace_seconds: int = Field(
+        3600, ge=0, description="how late an event may arrive for a closed day or month"
+    )
+    included_kinds: list[str] = Field(
+        ["member"], description="account kinds that count (JSON list of member, guest, system)"
+    )
+    weights: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(COMPONENTS, 1.0),
+        description="weight of each component in the Engagement Score (JSON object)",
+    )
 
     # --- levels, alerts, benchmarks ----------------------------------------------------------
     level_sustain_seconds: int = Field(
@@ -133,7 +176,9 @@ class Settings(BaseSettings):
     )
     level_min_margin: float = Field(5.0, ge=0, description="... by at least this many points")
     score_drop_points: float = Field(10.0, gt=0, description="alert: score down vs 7 days ago")
-    below_target_seconds: int = Field(14 * 86_400, ge=0)
+    below_target_seconds: int = Field(
+        14 * 86_400, ge=0, description="alert: below the target level this long (event time)"
+    )
     benchmark_min_group_size: int = Field(5, ge=1, description="k: smaller groups are hidden")
 
     # --- metrics -------------------------------------------------------------------------------
@@ -145,8 +190,12 @@ class Settings(BaseSettings):
     )
 
     # --- logging -------------------------------------------------------------------------------
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="log level of the worker, the simulator and the batch command"
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json: one object per line; console: for people"
+    )
 
     @field_validator("included_kinds")
     @classmethod

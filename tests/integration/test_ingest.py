@@ -153,7 +153,8 @@ async def test_bad_input_is_dead_lettered_intact_and_valid_events_flow(
     assert len(logged) == len({r for r, _ in bad})  # invalid_data twice, logged once
     status, body = worker.get("/orgs/nobody/score")
     assert status == 404
-    assert body["error"]
+    assert body["title"] == "Unknown organisation"
+    assert body["org_id"] == "nobody"
 
 
 async def test_restarted_worker_resumes_from_committed_offsets(

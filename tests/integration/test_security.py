@@ -53,8 +53,8 @@ def call(worker: Worker, path: str, token: str | None = None) -> tuple[int, Any,
     return status, body.decode(errors="replace"), headers
 
 
-def unauthorized(detail: str) -> dict[str, str]:
-    return {"error": "unauthorized", "detail": detail}
+def unauthorized(detail: str) -> dict[str, Any]:
+    return {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": detail}
 
 
 def figures(body: dict[str, Any]) -> dict[str, tuple[int, int]]:

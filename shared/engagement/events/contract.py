@@ -7,9 +7,20 @@ Consumers and producers in other teams read `docs/contract/`; generating it from
 Usage (from the repository root)::
 
     python -m engagement.events.contract            # (re)write docs/contract/
-    python -m engagement.events.contract --check    # exit 1 and list stale files
+    python -m engagement.events.contract --check    # exit 1: stale files or breaking changes
 
-This module needs the dev dependencies (PyYAML, pydantic-asyncapi); the service never imports it.
+Both run the compatibility gate (``engagement.events.compat``) against the committed payload
+schemas: a breaking change to a type's payload is refused unless the type's version is
+bumped (a new ``.v2`` type beside the ``.v1``).
+
+Files: ``asyncapi.yaml`` (split: payloads are ``$ref``s to ``schemas/``), the bundled
+``asyncapi.bundled.yaml`` (one self-contained file for code generators), ``schemas/*.json``.
+Shared enums are named definitions (``Level``, ``Component``, ``AlertStatus``, ``Severity``,
+... : ``engagement.events.schema_names``); the CloudEvents headers are one message trait;
+``$id``s and the ``ce_dataschema`` of outputs are under ``--schema-base-url``.
+
+This module needs the dev dependencies (PyYAML, pydantic-asyncapi); the service never imports
+it and the wheel does not ship it.
 """
 
 from __future__ import annotations
@@ -27,25 +38,38 @@ from pydantic_asyncapi import AsyncAPI
 
 from . import topics
 from .codec import DEAD_LETTER_DETAIL_HEADER, DEAD_LETTER_REASON_HEADER, DeadLetterReason
+from .compat import breaking_changes, removed_types
 from .models import ACTIVITY_TYPES, ALL_TYPES, INPUT_TYPES, OUTPUT_TYPES
+from .schema_names import enum_definitions, name_enums
 
 __all__ = [
     "ASYNCAPI_FILE",
+    "BUNDLED_FILE",
     "SCHEMA_BASE_URL",
     "SCHEMA_DIR",
     "asyncapi_document",
+    "breaking",
+    "bundled_document",
     "check",
     "default_output_dir",
     "generate",
     "json_schema",
     "main",
+    "schema_id",
     "validate_asyncapi",
     "write",
 ]
 
-SCHEMA_BASE_URL: Final = "https://engagement-score.example/schemas/"
+#: Base of the schemas' ``$id`` and the outputs' ``ce_dataschema``: a URN by default (a name,
+#: not an address); a deployment that hosts the schemas regenerates with
+#: ``--schema-base-url https://host/path/`` (a base ending in ``/`` gets ``<type>.json``).
+SCHEMA_BASE_URL: Final = "urn:engagement-score:schema:"
 SCHEMA_DIR: Final = "schemas"
 ASYNCAPI_FILE: Final = "asyncapi.yaml"
+BUNDLED_FILE: Final = "asyncapi.bundled.yaml"
+_HEADERS_TRAIT: Final = "CloudEventsHeaders"
+#: Free-string fields of output models whose published values are a closed set.
+_OVERRIDES: Final = {("Alert", "severity"): "Severity", ("Alert", "component"): "Component"}
 _DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 _KAFKA_BINDING_VERSION: Final = "0.5.0"
 _GENERATED_NOTE: Final = (
@@ -67,13 +91,25 @@ def schema_file(event_type: str) -> str:
     return f"{SCHEMA_DIR}/{event_type}.json"
 
 
-def json_schema(event_type: str) -> dict[str, Any]:
-    """Draft 2020-12 JSON Schema of one event type's `data`, with a stable `$id`."""
+def schema_id(event_type: str, base: str = SCHEMA_BASE_URL) -> str:
+    """The ``$id`` of a payload schema (and the ``ce_dataschema`` of an output event)."""
+    return f"{base}{event_type}.json" if base.endswith("/") else f"{base}{event_type}"
+
+
+def json_schema(event_type: str, base: str = SCHEMA_BASE_URL) -> dict[str, Any]:
+    """Draft 2020-12 JSON Schema of one event type's `data`, with a stable `$id`; shared
+    enums are named definitions in ``$defs``."""
     model = ALL_TYPES[event_type]
-    schema = model.model_json_schema(mode="validation")
+    used: set[str] = set()
+    overrides = _OVERRIDES if event_type in OUTPUT_TYPES else None
+    schema = name_enums(model.model_json_schema(mode="validation"), "#/$defs/", overrides, used)
+    if used:
+        schema["$defs"] = dict(
+            sorted({**schema.get("$defs", {}), **enum_definitions(used)}.items())
+        )
     return {
         "$schema": _DRAFT,
-        "$id": f"{SCHEMA_BASE_URL}{event_type}.json",
+        "$id": schema_id(event_type, base),
         "$comment": _GENERATED_NOTE,
         "x-cloudevents-type": event_type,
         **schema,
@@ -90,27 +126,43 @@ def _summary(model: type[BaseModel]) -> str:
     return " ".join(doc.split("\n\n", 1)[0].split())
 
 
-def _ce_headers(event_type: str) -> dict[str, Any]:
+def _headers_trait() -> dict[str, Any]:
+    """The one message trait every event message applies: CloudEvents binary-mode headers."""
     return {
-        "type": "object",
-        "description": "Binary content mode: CloudEvents attributes as Kafka headers.",
-        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time"],
-        "properties": {
-            "ce_specversion": {"type": "string", "const": "1.0"},
-            "ce_id": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Unique per ce_source; duplicates are counted once.",
+        "summary": "CloudEvents 1.0 attributes as Kafka headers (binary content mode).",
+        "headers": {
+            "type": "object",
+            "title": _HEADERS_TRAIT,
+            "description": "Binary content mode: CloudEvents attributes as Kafka headers. "
+            "ce_type is the message's name.",
+            "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time"],
+            "properties": {
+                "ce_specversion": {"type": "string", "const": "1.0"},
+                "ce_id": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Unique per ce_source; duplicates are counted once.",
+                },
+                "ce_source": {"type": "string", "minLength": 1},
+                "ce_type": {
+                    "type": "string",
+                    "enum": sorted(ALL_TYPES),
+                    "description": "The event type: the name of the message.",
+                },
+                "ce_time": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "Event time, RFC 3339 with offset. Required by this contract.",
+                },
+                "ce_subject": {"type": "string", "minLength": 1},
+                "ce_dataschema": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "The $id of the payload schema of ce_type (for outputs: "
+                    "the message's x-dataschema).",
+                },
+                "content-type": {"type": "string", "const": "application/json"},
             },
-            "ce_source": {"type": "string", "minLength": 1},
-            "ce_type": {"type": "string", "const": event_type},
-            "ce_time": {
-                "type": "string",
-                "format": "date-time",
-                "description": "Event time, RFC 3339 with offset. Required by this contract.",
-            },
-            "ce_subject": {"type": "string", "minLength": 1},
-            "content-type": {"type": "string", "const": "application/json"},
         },
     }
 
@@ -124,8 +176,8 @@ def _key_binding(description: str) -> dict[str, Any]:
     }
 
 
-def _example_headers(event_type: str) -> dict[str, str]:
-    return {
+def _example_headers(event_type: str, dataschema: str | None) -> dict[str, str]:
+    headers = {
         "ce_specversion": "1.0",
         "ce_id": "3f0c9a52-7f7e-4c0b-9d38-6f7f0b7d2a11",
         "ce_source": "urn:example:producer",
@@ -133,9 +185,14 @@ def _example_headers(event_type: str) -> dict[str, str]:
         "ce_time": "2025-01-31T09:00:00Z",
         "content-type": "application/json",
     }
+    if dataschema is not None:
+        headers["ce_dataschema"] = dataschema
+    return headers
 
 
-def _message(event_type: str, model: type[BaseModel], key: str, inbound: bool) -> dict[str, Any]:
+def _message(
+    event_type: str, model: type[BaseModel], key: str, inbound: bool, base: str
+) -> dict[str, Any]:
     description = _summary(model)
     if inbound:
         description += (
@@ -144,21 +201,30 @@ def _message(event_type: str, model: type[BaseModel], key: str, inbound: bool) -
             " records breaking the contract go to the dead-letter topic."
         )
     else:
-        description += " Published in binary mode with a deterministic ce_id."
+        description += (
+            " Published in binary mode with a deterministic ce_id. Payload schema "
+            f"(x-dataschema, the value of ce_dataschema): {schema_id(event_type, base)}."
+        )
     message: dict[str, Any] = {
         "name": event_type,
         "title": model.__name__,
         "summary": _summary(model),
         "description": description,
         "contentType": "application/json",
-        "headers": _ce_headers(event_type),
+        "traits": [{"$ref": f"#/components/messageTraits/{_HEADERS_TRAIT}"}],
         "payload": {"$ref": schema_file(event_type)},
         "bindings": _key_binding(key),
     }
+    if not inbound:
+        message["x-dataschema"] = schema_id(event_type, base)
     examples = (model.model_json_schema().get("examples") or [])[:1]
     if examples:
         message["examples"] = [
-            {"name": "example", "headers": _example_headers(event_type), "payload": examples[0]}
+            {
+                "name": "example",
+                "headers": _example_headers(event_type, None),
+                "payload": examples[0],
+            }
         ]
     return message
 
@@ -243,18 +309,19 @@ _CHANNELS: Final[list[tuple[str, str, list[str], str]]] = [
 _DEAD_LETTER_ID: Final = "dead-letter"
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0.0 document of every topic the service reads or writes."""
+def asyncapi_document(base: str = SCHEMA_BASE_URL) -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document of every topic the service reads or writes (payloads as
+    references to the files in ``schemas/``)."""
     messages: dict[str, Any] = {}
     for event_type, model in INPUT_TYPES.items():
-        messages[event_type] = _message(event_type, model, _ORG_KEY, inbound=True)
+        messages[event_type] = _message(event_type, model, _ORG_KEY, inbound=True, base=base)
     for event_type, model in OUTPUT_TYPES.items():
         key = (
             "sector|size_band|platform_type of the group"
             if event_type == topics.BENCHMARK_UPDATED_TYPE
             else _ORG_KEY
         )
-        messages[event_type] = _message(event_type, model, key, inbound=False)
+        messages[event_type] = _message(event_type, model, key, inbound=False, base=base)
     messages[_DEAD_LETTER_ID] = _dead_letter_message()
 
     channels: dict[str, Any] = {}
@@ -288,10 +355,76 @@ def asyncapi_document() -> dict[str, Any]:
             + _GENERATED_NOTE,
         },
         "defaultContentType": "application/json",
+        "servers": {
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "The local broker of `make kafka-up` (PLAINTEXT).",
+            },
+            "production": {
+                "host": "{bootstrap}",
+                "protocol": "kafka-secure",
+                "description": "A deployment's brokers over TLS or SASL_SSL (ENGAGEMENT_KAFKA_*).",
+                "variables": {
+                    "bootstrap": {
+                        "default": "kafka:9093",
+                        "description": "host:port of a bootstrap broker",
+                    }
+                },
+            },
+        },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {
+            "messages": messages,
+            "messageTraits": {_HEADERS_TRAIT: _headers_trait()},
+        },
     }
+
+
+def bundled_document(base: str = SCHEMA_BASE_URL) -> dict[str, Any]:
+    """The same document in one file: every payload schema, its nested models and the named
+    enums in ``components.schemas`` (by model name), referenced with local pointers, so a
+    generator needs nothing but this file, from any working directory."""
+    document = asyncapi_document(base)
+    schemas: dict[str, Any] = {}
+
+    def local(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: local(v) for k, v in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                out["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+            return out
+        if isinstance(node, list):
+            return [local(v) for v in node]
+        return node
+
+    names: dict[str, str] = {}
+    for event_type in sorted(ALL_TYPES):
+        schema = json_schema(event_type, base)
+        for name, definition in schema.pop("$defs", {}).items():
+            converted = local(definition)
+            if schemas.setdefault(name, converted) != converted:
+                raise ValueError(f"two different schemas are named {name}")
+        for key in ("$schema", "$comment"):
+            schema.pop(key, None)
+        name = str(schema.get("title") or event_type)
+        if name in schemas:
+            raise ValueError(f"payload {event_type}: name {name} is taken")
+        schemas[name] = local(schema)
+        names[event_type] = name
+    for message in document["components"]["messages"].values():
+        ref = message.get("payload", {}).get("$ref", "")
+        if isinstance(ref, str) and ref.startswith(f"{SCHEMA_DIR}/"):
+            event_type = ref.removeprefix(f"{SCHEMA_DIR}/").removesuffix(".json")
+            message["payload"] = {"$ref": f"#/components/schemas/{names[event_type]}"}
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
+    document["info"]["description"] = document["info"]["description"].replace(
+        "Payload schemas are in schemas/ (JSON Schema draft 2020-12).",
+        "Bundled: every payload schema is in components.schemas.",
+    )
+    return document
 
 
 def _walk(node: Any) -> Iterator[dict[str, Any]]:
@@ -351,15 +484,48 @@ def _dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate() -> dict[str, str]:
-    """Every generated file: path relative to the contract directory -> exact content."""
-    files = {schema_file(t): _dump_json(json_schema(t)) for t in sorted(ALL_TYPES)}
-    document = asyncapi_document()
-    validate_asyncapi(document, list(files))
-    files[ASYNCAPI_FILE] = yaml.safe_dump(
-        document, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
+def _dump_yaml(value: Any) -> str:
+    return yaml.safe_dump(
+        value, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
     )
+
+
+def generate(base: str = SCHEMA_BASE_URL) -> dict[str, str]:
+    """Every generated file: path relative to the contract directory -> exact content."""
+    files = {schema_file(t): _dump_json(json_schema(t, base)) for t in sorted(ALL_TYPES)}
+    document = asyncapi_document(base)
+    validate_asyncapi(document, list(files))
+    bundled = bundled_document(base)
+    validate_asyncapi(bundled)
+    files[ASYNCAPI_FILE] = _dump_yaml(document)
+    files[BUNDLED_FILE] = _dump_yaml(bundled)
     return files
+
+
+def _committed_schemas(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The payload schemas on disk: event type -> schema."""
+    schema_dir = out_dir / SCHEMA_DIR
+    if not schema_dir.is_dir():
+        return {}
+    return {
+        p.name.removesuffix(".json"): json.loads(p.read_text("utf-8"))
+        for p in sorted(schema_dir.glob("*.json"))
+    }
+
+
+def breaking(out_dir: Path, base: str = SCHEMA_BASE_URL) -> list[str]:
+    """Breaking changes of the models against the committed payload schemas (the gate)."""
+    committed = _committed_schemas(out_dir)
+    problems = [
+        f"{t}: event type removed without a newer version"
+        for t in removed_types(committed, ALL_TYPES)
+    ]
+    for event_type, old in committed.items():
+        if event_type in ALL_TYPES:
+            new = json_schema(event_type, base)
+            output = event_type in OUTPUT_TYPES
+            problems += [f"{event_type}: {p}" for p in breaking_changes(old, new, output=output)]
+    return problems
 
 
 def _obsolete(out_dir: Path, files: Mapping[str, str]) -> list[str]:
@@ -370,9 +536,9 @@ def _obsolete(out_dir: Path, files: Mapping[str, str]) -> list[str]:
     return sorted(p for p in present if p not in files)
 
 
-def check(out_dir: Path) -> list[str]:
+def check(out_dir: Path, base: str = SCHEMA_BASE_URL) -> list[str]:
     """Relative paths that are missing, differ from the generated content, or are obsolete."""
-    files = generate()
+    files = generate(base)
     stale = [
         rel
         for rel, content in files.items()
@@ -381,10 +547,15 @@ def check(out_dir: Path) -> list[str]:
     return sorted(stale + _obsolete(out_dir, files))
 
 
-def write(out_dir: Path) -> list[str]:
-    """Write every generated file (and delete obsolete schemas); return what changed."""
-    files = generate()
-    changed = check(out_dir)
+def write(out_dir: Path, base: str = SCHEMA_BASE_URL) -> list[str]:
+    """Write every generated file (and delete obsolete schemas); return what changed.
+
+    Refuses (ValueError, nothing written) when the models break a committed schema."""
+    problems = breaking(out_dir, base)
+    if problems:
+        raise ValueError("breaking changes: " + "; ".join(problems))
+    files = generate(base)
+    changed = check(out_dir, base)
     for rel in _obsolete(out_dir, files):
         (out_dir / rel).unlink()
     for rel, content in files.items():
@@ -412,6 +583,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--check", action="store_true", help="fail if the files on disk are not up to date"
     )
     parser.add_argument(
+        "--schema-base-url",
+        default=SCHEMA_BASE_URL,
+        help=f"base of the schema $ids and the outputs' ce_dataschema ({SCHEMA_BASE_URL})",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -420,8 +596,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out_dir: Path = args.out or default_output_dir()
     shown = _display(out_dir)
+    base: str = args.schema_base_url
+    problems = breaking(out_dir, base)
+    if problems:
+        print(
+            f"Breaking changes against the event contract in {shown}: a payload of a published "
+            "type may only change compatibly. Add a new version of the type (`.v2`) instead:",
+            file=sys.stderr,
+        )
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        if not args.check:
+            print("Nothing was written.", file=sys.stderr)
+            return 1
     if args.check:
-        stale = check(out_dir)
+        stale = check(out_dir, base)
         if stale:
             print(
                 f"The event contract in {shown} is stale; regenerate it with "
@@ -430,10 +619,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for rel in stale:
                 print(f"  {rel}", file=sys.stderr)
+        if stale or problems:
             return 1
         print(f"The event contract in {shown} is up to date.")
         return 0
-    changed = write(out_dir)
+    changed = write(out_dir, base)
     print(f"Wrote the event contract to {shown} ({len(changed)} file(s) changed).")
     return 0
 

@@ -81,7 +81,10 @@ def test_scorer_and_prometheus_agree_on_port_and_service_name() -> None:
 
 def test_dockerfile_installs_from_the_lock() -> None:
     text = (REPO / "Dockerfile").read_text()
-    assert text.count("FROM python:3.11-slim") == 2
+    # one pinned base image (an exact release, not a floating tag) for both stages
+    assert "ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm" in text
+    assert text.count("FROM ${PYTHON_IMAGE}") == 2
     assert "uv sync --frozen --no-dev" in text
     assert "COPY pyproject.toml uv.lock" in text
-    assert "python -m engagement_scorer worker" in text
+    assert "exec engagement-scorer" in text
+    assert "USER 10001:10001" in text  # numeric: Kubernetes runAsNonRoot can check it

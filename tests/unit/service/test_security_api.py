@@ -96,7 +96,7 @@ async def client() -> Any:
         yield test_client
 
 
-async def test_middleware_answers_401_json_without_or_with_a_wrong_token(client: Any) -> None:
+async def test_middleware_answers_401_problem_without_or_with_a_wrong_token(client: Any) -> None:
     for headers, detail in (
         ({}, "missing bearer token"),
         ({"Authorization": "Bearer nope"}, "invalid bearer token"),
@@ -104,8 +104,13 @@ async def test_middleware_answers_401_json_without_or_with_a_wrong_token(client:
         for path in ("/orgs", "/orgs/o1/score", "/metrics"):
             resp = await client.get(path, headers=headers)
             assert resp.status == 401
-            assert resp.content_type == "application/json"
-            assert await resp.json() == {"error": "unauthorized", "detail": detail}
+            assert resp.content_type == "application/problem+json"
+            assert await resp.json(content_type=None) == {
+                "type": "about:blank",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": detail,
+            }
             assert resp.headers["WWW-Authenticate"].startswith('Bearer realm="engagement-score"')
     resp = await client.get("/orgs", headers={"Authorization": "Bearer nope"})
     assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]

@@ -63,6 +63,8 @@ def _ca(root: Path, name: str) -> None:
     _openssl(
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2", "-subj", f"/CN={name}",
+        # key usage: Python 3.13's default contexts verify strictly (VERIFY_X509_STRICT)
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         cwd=root,
     )  # fmt: skip
 
