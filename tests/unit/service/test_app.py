@@ -4,7 +4,6 @@ and the sender that puts the stages' records on the topics and counts them."""
 from __future__ import annotations
 
 import asyncio
-
 from pathlib import Path
 from typing import Any
 
