@@ -171,10 +171,9 @@ def _write_store(
 
 
 def _write_batch(store: Any) -> Any:
-    if getattr(store, "use_rocksdict", True):
-        from rocksdict import WriteBatch
+    """A write batch for Faust's RocksDB store (rocksdict, the store this project installs)."""
+    if not getattr(store, "use_rocksdict", True):
+        raise RuntimeError("the data plane writes RocksDB through rocksdict (faust[rocksdict])")
+    from rocksdict import WriteBatch
 
-        return WriteBatch(raw_mode=True)
-    import rocksdb  # python-rocksdb, when Faust was set up with it
-
-    return rocksdb.WriteBatch()
+    return WriteBatch(raw_mode=True)

@@ -30,7 +30,6 @@ import faust
 import structlog
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
-from mode.utils.futures import notify
 
 __all__ = ["BatchPlane", "BatchingConsumer", "DrainingProducer", "EngagementApp", "Transport"]
 
@@ -166,7 +165,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 acked.append(offset)
                 n += 1
         self._n_acked += n
-        notify(self._waiting_for_ack)
+        waiting = self._waiting_for_ack  # what Consumer.ack wakes (mode's ``notify``)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         async with self._batch_lock:
