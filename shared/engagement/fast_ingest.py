@@ -104,7 +104,7 @@ def _relevant_headers(headers: Any) -> dict[str, bytes] | None:
         name, value = item
         if type(name) is not str:
             return None
-        low = name.lower()
+        low = name if name in _KNOWN_HEADERS else name.lower()  # usually already lower-case
         if low in _KNOWN_HEADERS:
             if type(value) is not bytes or low in found:
                 return None
