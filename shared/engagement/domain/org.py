@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from sys import intern
 
 from .accounts import (
     ACTIVITY_SLOTS,
@@ -443,7 +444,7 @@ class OrgState:
             self._add_share(before, -1)
         if counted_after:
             self._add_share(after, +1)
-        self.accounts[account_id] = packed
+        self.accounts[intern(account_id)] = packed  # one str per account, shared by its reads
         result.changes.append(AccountChanged(account_id, packed))
         if counted_before != counted_after:
             delta = 1 if counted_after else -1
@@ -484,7 +485,7 @@ class OrgState:
         earlier = readers.get(account_id)
         if earlier is not None and earlier <= t:
             return
-        readers[account_id] = t
+        readers[intern(account_id)] = t
         if message is not None and earlier is None and self._record_counts_now(record):
             message.counted_reads += 1
         result.changes.append(ReadChanged(message_id, account_id, t))
@@ -555,16 +556,16 @@ class OrgState:
                 window_first, state.calendar.month_first_day(state.closed_through + 1)
             )
         for account_id, record in accounts:
-            state.accounts[account_id] = record
+            state.accounts[intern(account_id)] = record
             state._contribute(unpack(record), +1)
         for message_id, (day, time, audience) in messages:
             state.messages[message_id] = Message(day, time, audience)
         for message_id, account_id, time in reads:
             message = state.messages.get(message_id)
             if message is None:
-                state.pending_reads.setdefault(message_id, {})[account_id] = time
+                state.pending_reads.setdefault(message_id, {})[intern(account_id)] = time
             else:
-                message.readers[account_id] = time
+                message.readers[intern(account_id)] = time
         for message in state.messages.values():
             message.counted_reads = sum(1 for a in message.readers if state._account_counts_now(a))
         return state
