@@ -43,17 +43,24 @@ presence changes Faust's table codec (``tests/unit/ingest/test_no_orjson.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import msgspec
 from pydantic import BaseModel, ValidationError
 
-from .domain import Activity
-from .events import ACTIVITY_TYPES, AccountCreated, decode_activity
+from .domain import Activity, ActivityKind
+from .events import ACTIVITY_TYPES, AccountCreated, decode_activity, topics
 from .events.codec import DEFAULT_MAX_FUTURE, DEFAULT_MAX_VALUE_BYTES, HeadersIn
-from .events.fields import in_event_time_range
+from .events.fields import (
+    AccountKind,
+    ContentType,
+    InteractionKind,
+    PublishAction,
+    in_event_time_range,
+)
 from .ingest import activity_of, epoch_seconds, to_activity
 
 __all__ = ["STATS", "DecodeStats", "decode_to_activity", "try_fast_decode"]
@@ -163,6 +170,179 @@ def _structured(value: bytes) -> tuple[dict[str, str], Any] | None:
     return document, document["data"]
 
 
+# ---- payloads without pydantic -----------------------------------------------------------------
+#
+# For the six activity payloads, the subset of inputs below is validated here exactly as the
+# pydantic models validate it (non-empty strings for ids, the literal sets, a strict int >= 1
+# for audience_size, an omitted field for a default that is not null, extra keys ignored) and
+# the Activity built as ``activity_of`` builds it. Anything outside the subset (a wrong type, an
+# unknown literal, an ``activated_at`` that is not plain UTC) returns None. A builder is used
+# only while its model has exactly the fields it knows; otherwise the model validates.
+
+_UTC_TIME: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
+)
+_ACCOUNT_KINDS: Final = frozenset(get_args(AccountKind))
+_CONTENT_TYPES: Final = frozenset(get_args(ContentType))
+_PUBLISH_ACTIONS: Final = frozenset(get_args(PublishAction))
+_INTERACTION_KINDS: Final = frozenset(get_args(InteractionKind))
+
+_Builder = Callable[[dict[str, Any], int, datetime], Activity | None]
+
+
+def _id(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if type(value) is str and value else None
+
+
+def _optional_id(data: dict[str, Any], name: str) -> bool:
+    """An ``Id | None = None`` field is acceptable as given."""
+    value = data.get(name)
+    return value is None or (type(value) is str and value != "")
+
+
+def _literal(data: dict[str, Any], name: str, allowed: frozenset[str], default: str) -> str | None:
+    if name not in data:
+        return default
+    value = data[name]
+    return value if type(value) is str and value in allowed else None
+
+
+def _account_created(data: dict[str, Any], t: int, event_time: datetime) -> Activity | None:
+    org_id, account_id = _id(data, "org_id"), _id(data, "account_id")
+    kind = _literal(data, "kind", _ACCOUNT_KINDS, "member")
+    if org_id is None or account_id is None or kind is None:
+        return None
+    activated = data.get("activated_at")
+    activated_at = None
+    if activated is not None:
+        if type(activated) is not str or _UTC_TIME.fullmatch(activated) is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(activated).astimezone(UTC)
+        except (ValueError, OverflowError):
+            return None
+        if not in_event_time_range(moment) or moment > event_time:
+            return None
+        activated_at = epoch_seconds(moment)
+    return Activity(
+        ActivityKind.ACCOUNT_CREATED,
+        org_id,
+        account_id,
+        t,
+        account_kind=kind,
+        activated_at=activated_at,
+    )
+
+
+def _account_only(kind: ActivityKind, optional: str | None = None) -> _Builder:
+    def build(data: dict[str, Any], t: int, _event_time: datetime) -> Activity | None:
+        org_id, account_id = _id(data, "org_id"), _id(data, "account_id")
+        if org_id is None or account_id is None:
+            return None
+        if optional is not None:
+            value = data.get(optional)
+            if value is not None and type(value) is not str:
+                return None
+        return Activity(kind, org_id, account_id, t)
+
+    return build
+
+
+def _interaction(data: dict[str, Any], t: int, _event_time: datetime) -> Activity | None:
+    org_id, account_id = _id(data, "org_id"), _id(data, "account_id")
+    if org_id is None or account_id is None:
+        return None
+    kind = data.get("kind")
+    if type(kind) is not str or kind not in _INTERACTION_KINDS:
+        return None
+    if not _optional_id(data, "target_id"):
+        return None
+    return Activity(ActivityKind.INTERACTION, org_id, account_id, t)
+
+
+def _content_published(data: dict[str, Any], t: int, _event_time: datetime) -> Activity | None:
+    org_id, account_id = _id(data, "org_id"), _id(data, "account_id")
+    content_id = _id(data, "content_id")
+    content_type = data.get("content_type")
+    action = _literal(data, "action", _PUBLISH_ACTIONS, "created")
+    if org_id is None or account_id is None or content_id is None or action is None:
+        return None
+    if type(content_type) is not str or content_type not in _CONTENT_TYPES:
+        return None
+    if not _optional_id(data, "channel_id"):
+        return None
+    audience = data.get("audience_size")
+    if audience is not None and (type(audience) is not int or audience < 1):
+        return None
+    return Activity(
+        ActivityKind.CONTENT_PUBLISHED,
+        org_id,
+        account_id,
+        t,
+        content_id=content_id,
+        content_type=content_type,
+        action=action,
+        audience_size=audience,
+    )
+
+
+def _content_viewed(data: dict[str, Any], t: int, _event_time: datetime) -> Activity | None:
+    org_id, account_id = _id(data, "org_id"), _id(data, "account_id")
+    content_id = _id(data, "content_id")
+    content_type = data.get("content_type")
+    if org_id is None or account_id is None or content_id is None:
+        return None
+    if type(content_type) is not str or content_type not in _CONTENT_TYPES:
+        return None
+    return Activity(
+        ActivityKind.CONTENT_VIEWED,
+        org_id,
+        account_id,
+        t,
+        content_id=content_id,
+        content_type=content_type,
+    )
+
+
+_KNOWN_FIELDS: Final[dict[str, tuple[frozenset[str], _Builder]]] = {
+    topics.ACCOUNT_CREATED_TYPE: (
+        frozenset({"org_id", "account_id", "kind", "activated_at"}),
+        _account_created,
+    ),
+    topics.ACCOUNT_DELETED_TYPE: (
+        frozenset({"org_id", "account_id"}),
+        _account_only(ActivityKind.ACCOUNT_DELETED),
+    ),
+    topics.VISIT_TYPE: (
+        frozenset({"org_id", "account_id", "client"}),
+        _account_only(ActivityKind.VISIT, optional="client"),
+    ),
+    topics.CONTENT_PUBLISHED_TYPE: (
+        frozenset(
+            {"org_id", "account_id", "content_id", "content_type", "action", "channel_id"}
+            | {"audience_size"}
+        ),
+        _content_published,
+    ),
+    topics.CONTENT_VIEWED_TYPE: (
+        frozenset({"org_id", "account_id", "content_id", "content_type"}),
+        _content_viewed,
+    ),
+    topics.INTERACTION_TYPE: (
+        frozenset({"org_id", "account_id", "kind", "target_id"}),
+        _interaction,
+    ),
+}
+
+#: The builders whose model still has exactly the fields the builder knows.
+_BUILDERS: Final[dict[str, _Builder]] = {
+    event_type: build
+    for event_type, (known, build) in _KNOWN_FIELDS.items()
+    if frozenset(ACTIVITY_TYPES[event_type].model_fields) == known
+}
+
+
 def try_fast_decode(
     key: Any,
     value: Any,
@@ -204,16 +384,24 @@ def try_fast_decode(
         return None
     if now.utcoffset() is None or event_time > now + max_future:
         return None
-    try:
-        payload: BaseModel = model.model_validate(data)
-    except ValidationError:
-        return None
     if type(key) is bytes:
         try:
             key = key.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    if type(key) is not str or key != getattr(payload, "org_id", None):
+    if type(key) is not str:
+        return None
+    build = _BUILDERS.get(event_type)
+    if build is not None:
+        activity = build(data, epoch_seconds(event_time), event_time)
+        if activity is None or activity.org_id != key:
+            return None
+        return event_type, activity
+    try:
+        payload: BaseModel = model.model_validate(data)
+    except ValidationError:
+        return None
+    if key != getattr(payload, "org_id", None):
         return None
     if (
         isinstance(payload, AccountCreated)

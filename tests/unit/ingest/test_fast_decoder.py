@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from engagement.events import RejectedEvent, decode_activity
+from engagement.events import ACTIVITY_TYPES, RejectedEvent, decode_activity
 from engagement.fast_ingest import STATS, DecodeStats, decode_to_activity, try_fast_decode
 from engagement.ingest import to_activity
 from engagement_simulator.traffic import generate
@@ -314,10 +314,33 @@ def times(draw: st.DrawFn) -> str:
 
 
 odd_strings = st.sampled_from(["", "\ud800", "acc-\udfff", "é", "\x00", "s7-org-00", "org-1"])
+literals = st.sampled_from(
+    [
+        "created",
+        "edited",
+        "member",
+        "guest",
+        "system",
+        "implicit",
+        "like",
+        "comment",
+        "message",
+        "page",
+        "document",
+        "event",
+        "Message",
+        "web",
+    ]
+)
+mutated_fields = st.one_of(
+    field_names,
+    st.sampled_from(["action", "client", "channel_id", "target_id", "content_type", "kind"]),
+)
 field_values = st.one_of(
     data_field_values,
     odd_strings,
     st.sampled_from([2**62 - 1, 2**62, -(2**62), 2**64, 10**30, 1.0, 0.5, True, False, None, 0]),
+    literals,
     times(),
 )
 header_names = st.sampled_from(
@@ -369,7 +392,7 @@ def _mutate_json(draw: st.DrawFn, key: Any, value: Any, headers: list[Any]) -> R
         return key, value, headers
     choice = draw(st.integers(0, 3))
     if choice == 0:
-        target[draw(field_names)] = draw(field_values)
+        target[draw(mutated_fields)] = draw(field_values)
     elif choice == 1:
         target.pop(draw(st.sampled_from(sorted(target) or ["org_id"])), None)
     elif choice == 2 and target is not document:
@@ -527,3 +550,74 @@ def mutated_records(draw: st.DrawFn) -> tuple[Raw, datetime, int]:
 def test_mutated_real_records_agree(case: tuple[Raw, datetime, int]) -> None:
     (key, value, headers), now, limit = case
     assert_same(key, value, headers, now=now, max_value_bytes=limit)
+
+
+_TYPES = {
+    "created": "intranet.account.created.v1",
+    "published": "intranet.content.published.v1",
+    "viewed": "intranet.content.viewed.v1",
+    "interaction": "intranet.interaction.v1",
+    "visit": "intranet.visit.v1",
+}
+_MESSAGE = {**_VISIT, "content_id": "m-1", "content_type": "message"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        ("created", {**_VISIT, "activated_at": "2025-01-30T08:00:00Z"}),
+        ("created", {**_VISIT, "activated_at": "2025-01-30T08:00:00.25Z"}),
+        ("created", {**_VISIT, "activated_at": "2025-01-30T09:00:00+01:00"}),
+        ("created", {**_VISIT, "activated_at": "2025-01-31T08:00:01Z"}),  # after the event
+        ("created", {**_VISIT, "activated_at": "1969-12-31T23:59:59Z"}),
+        ("created", {**_VISIT, "activated_at": "2025-01-30"}),
+        ("created", {**_VISIT, "activated_at": 1_700_000_000}),
+        ("created", {**_VISIT, "activated_at": None, "kind": "guest"}),
+        ("created", {**_VISIT, "kind": None}),
+        ("created", {**_VISIT, "kind": "implicit"}),
+        ("published", {**_MESSAGE, "audience_size": 3, "channel_id": "news"}),
+        ("published", {**_MESSAGE, "audience_size": True}),
+        ("published", {**_MESSAGE, "audience_size": 0}),
+        ("published", {**_MESSAGE, "audience_size": None, "action": "edited"}),
+        ("published", {**_MESSAGE, "action": None}),
+        ("published", {**_MESSAGE, "channel_id": ""}),
+        ("published", {**_MESSAGE, "content_type": "Message"}),
+        ("viewed", _MESSAGE),
+        ("viewed", {**_MESSAGE, "content_id": ""}),
+        ("interaction", {**_VISIT, "kind": "like", "target_id": None}),
+        ("interaction", {**_VISIT, "kind": "like", "target_id": ""}),
+        ("interaction", {**_VISIT, "kind": "hug"}),
+        ("visit", {**_VISIT, "client": ""}),
+        ("visit", {**_VISIT, "client": 1}),
+        ("visit", {**_VISIT, "org_id": 1}),
+        ("visit", {"org_id": "org-1"}),
+    ],
+)
+def test_payload_edge_cases_agree(kind: str, data: dict[str, Any]) -> None:
+    headers = [(n, _TYPES[kind].encode() if n == "ce_type" else v) for n, v in _BINARY_HEADERS]
+    assert_same(b"org-1", json.dumps(data).encode(), headers)
+
+
+@st.composite
+def activity_payloads(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A valid payload of one activity type with its own fields overridden, dropped or set to
+    odd values, so every field rule of the models is exercised."""
+    event_type = draw(st.sampled_from(sorted(ACTIVITY_TYPES)))
+    model = ACTIVITY_TYPES[event_type]
+    data = dict(draw(st.sampled_from(model.model_json_schema()["examples"])))
+    data["org_id"] = "org-1"
+    names = st.sampled_from([*sorted(model.model_fields), "extra"])
+    for name in draw(st.lists(names, max_size=3)):
+        data[name] = draw(field_values)
+    for name in draw(st.lists(names, max_size=1)):
+        data.pop(name, None)
+    return event_type, data
+
+
+@property_settings(1500)
+@given(payload=activity_payloads())
+def test_activity_payloads_agree(payload: tuple[str, dict[str, Any]]) -> None:
+    event_type, data = payload
+    headers = [(n, event_type.encode() if n == "ce_type" else v) for n, v in _BINARY_HEADERS]
+    value = json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    assert_same(b"org-1", value, headers)
