@@ -28,7 +28,19 @@ from dataclasses import dataclass
 
 from .calendar import month_key_of
 
-__all__ = ["ACTIVITY_SLOTS", "KIND_CODES", "Account", "kind_name", "pack", "unpack"]
+__all__ = [
+    "ACTIVITY_SLOTS",
+    "KIND_CODES",
+    "Account",
+    "kind_name",
+    "pack",
+    "packed_activated_at",
+    "packed_created_at",
+    "packed_deleted_at",
+    "packed_kind",
+    "packed_last_day",
+    "unpack",
+]
 
 #: Activity kinds tracked per account, in packed order.
 ACTIVITY_SLOTS: tuple[str, ...] = ("visit", "interact", "contribute")
@@ -43,6 +55,14 @@ _KIND_BITS = 2
 _KIND_MASK = (1 << _KIND_BITS) - 1
 _TIME_MASK = (1 << _TIME_BITS) - 1
 _DAY_MASK = (1 << _DAY_BITS) - 1
+# Bit positions, from the lowest: six days (contribute_prev first), deleted_at, activated_at,
+# created_at, kind, then kind_at in all the bits above.
+_DELETED_SHIFT = 6 * _DAY_BITS
+_ACTIVATED_SHIFT = _DELETED_SHIFT + _TIME_BITS
+_CREATED_SHIFT = _ACTIVATED_SHIFT + _TIME_BITS
+_KIND_SHIFT = _CREATED_SHIFT + _TIME_BITS
+_LAST_SHIFT = {"visit": 5 * _DAY_BITS, "interact": 3 * _DAY_BITS, "contribute": _DAY_BITS}
+_SLOT_FIELDS = {slot: (f"{slot}_last", f"{slot}_prev") for slot in ACTIVITY_SLOTS}
 
 
 def kind_name(code: int) -> str:
@@ -97,25 +117,30 @@ class Account:
 
     def days(self, slot: str) -> tuple[int, int]:
         """(last, prev) days of one activity slot."""
-        return getattr(self, f"{slot}_last"), getattr(self, f"{slot}_prev")
+        last_name, prev_name = _SLOT_FIELDS[slot]
+        return getattr(self, last_name), getattr(self, prev_name)
 
     def record_activity(self, slot: str, day: int) -> bool:
         """Remember activity of ``slot`` on ``day``; True if anything changed."""
-        last, prev = self.days(slot)
+        last_name, prev_name = _SLOT_FIELDS[slot]
+        last = getattr(self, last_name)
         if last == 0:
-            new_last, new_prev = day, prev
+            if day == 0:
+                return False
+            setattr(self, last_name, day)
+            return True
+        last_month, month = month_key_of(last), month_key_of(day)
+        if month == last_month:
+            if day <= last:
+                return False
+            setattr(self, last_name, day)
+        elif month > last_month:
+            setattr(self, last_name, day)
+            setattr(self, prev_name, last)
         else:
-            last_month, month = month_key_of(last), month_key_of(day)
-            if month == last_month:
-                new_last, new_prev = max(last, day), prev
-            elif month > last_month:
-                new_last, new_prev = day, last
-            else:
-                new_last, new_prev = last, max(prev, day)
-        if (new_last, new_prev) == (last, prev):
-            return False
-        setattr(self, f"{slot}_last", new_last)
-        setattr(self, f"{slot}_prev", new_prev)
+            if day <= getattr(self, prev_name):
+                return False
+            setattr(self, prev_name, day)
         return True
 
     def active_in_month(self, slot: str, month_key: int) -> bool:
@@ -127,34 +152,56 @@ class Account:
 
 def pack(a: Account) -> int:
     # kind_at sits above kind, so records written before it existed read as kind_at 0
-    value = (a.kind_at << _KIND_BITS) | a.kind
-    value = (value << _TIME_BITS) | a.created_at
-    value = (value << _TIME_BITS) | a.activated_at
-    value = (value << _TIME_BITS) | a.deleted_at
-    for day in (
-        a.visit_last,
-        a.visit_prev,
-        a.interact_last,
-        a.interact_prev,
-        a.contribute_last,
-        a.contribute_prev,
-    ):
-        value = (value << _DAY_BITS) | day
-    return value
+    return (
+        (a.kind_at << _KIND_SHIFT + _KIND_BITS)
+        | (a.kind << _KIND_SHIFT)
+        | (a.created_at << _CREATED_SHIFT)
+        | (a.activated_at << _ACTIVATED_SHIFT)
+        | (a.deleted_at << _DELETED_SHIFT)
+        | (a.visit_last << 5 * _DAY_BITS)
+        | (a.visit_prev << 4 * _DAY_BITS)
+        | (a.interact_last << 3 * _DAY_BITS)
+        | (a.interact_prev << 2 * _DAY_BITS)
+        | (a.contribute_last << _DAY_BITS)
+        | a.contribute_prev
+    )
 
 
 def unpack(value: int) -> Account:
-    days = []
-    for _ in range(6):
-        days.append(value & _DAY_MASK)
-        value >>= _DAY_BITS
-    days.reverse()
-    deleted_at = value & _TIME_MASK
-    value >>= _TIME_BITS
-    activated_at = value & _TIME_MASK
-    value >>= _TIME_BITS
-    created_at = value & _TIME_MASK
-    value >>= _TIME_BITS
-    kind = value & _KIND_MASK
-    kind_at = value >> _KIND_BITS
-    return Account(kind, kind_at, created_at, activated_at, deleted_at, *days)
+    return Account(
+        (value >> _KIND_SHIFT) & _KIND_MASK,
+        value >> _KIND_SHIFT + _KIND_BITS,
+        (value >> _CREATED_SHIFT) & _TIME_MASK,
+        (value >> _ACTIVATED_SHIFT) & _TIME_MASK,
+        (value >> _DELETED_SHIFT) & _TIME_MASK,
+        (value >> 5 * _DAY_BITS) & _DAY_MASK,
+        (value >> 4 * _DAY_BITS) & _DAY_MASK,
+        (value >> 3 * _DAY_BITS) & _DAY_MASK,
+        (value >> 2 * _DAY_BITS) & _DAY_MASK,
+        (value >> _DAY_BITS) & _DAY_MASK,
+        value & _DAY_MASK,
+    )
+
+
+# Reading single fields of a packed record without unpacking it (the hot path's cheap exits).
+
+
+def packed_kind(value: int) -> int:
+    return (value >> _KIND_SHIFT) & _KIND_MASK
+
+
+def packed_created_at(value: int) -> int:
+    return (value >> _CREATED_SHIFT) & _TIME_MASK
+
+
+def packed_activated_at(value: int) -> int:
+    return (value >> _ACTIVATED_SHIFT) & _TIME_MASK
+
+
+def packed_deleted_at(value: int) -> int:
+    return (value >> _DELETED_SHIFT) & _TIME_MASK
+
+
+def packed_last_day(value: int, slot: str) -> int:
+    """The ``last`` day of an activity slot."""
+    return (value >> _LAST_SHIFT[slot]) & _DAY_MASK

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 __all__ = ["LocalCalendar", "month_key_of", "month_label"]
 
 
+@lru_cache(maxsize=65_536)
 def month_key_of(day: int) -> int:
-    """The month key (``year * 12 + month - 1``) of a day ordinal."""
+    """The month key (``year * 12 + month - 1``) of a day ordinal (memoised: hot path)."""
     d = date.fromordinal(day)
     return d.year * 12 + d.month - 1
 

@@ -16,8 +16,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from sys import intern
 
-from .accounts import ACTIVITY_SLOTS, KIND_CODES, Account, kind_name, pack, unpack
+from .accounts import (
+    ACTIVITY_SLOTS,
+    KIND_CODES,
+    Account,
+    kind_name,
+    pack,
+    packed_activated_at,
+    packed_created_at,
+    packed_deleted_at,
+    packed_kind,
+    packed_last_day,
+    unpack,
+)
 from .activity import Activity, ActivityKind
 from .calendar import LocalCalendar, month_key_of
 from .figures import Component, Figures, engagement_score
@@ -40,6 +53,23 @@ _SLOT_OF_KIND = {
     ActivityKind.INTERACTION: "interact",
     ActivityKind.CONTENT_PUBLISHED: "contribute",
 }
+_LAST_FIELDS = tuple((slot, f"{slot}_last") for slot in ACTIVITY_SLOTS)
+
+
+def _activity_changes_nothing(record: int, kind: ActivityKind, t: int, day: int) -> bool:
+    """True only if an activity event (not account.created/deleted) at ``t`` on ``day`` leaves
+    the existing, not deleted account ``record`` exactly as it is: already known and activated
+    no later than ``t``, and, for Visit/Interact/Contribute, already active later in the same
+    month. False means "apply it in full" (which may still change nothing)."""
+    created_at = packed_created_at(record)
+    activated_at = packed_activated_at(record)
+    if not (created_at and created_at <= t and activated_at and activated_at <= t):
+        return False
+    slot = _SLOT_OF_KIND.get(kind)
+    if slot is None:
+        return True
+    last = packed_last_day(record, slot)
+    return last != 0 and day <= last and month_key_of(day) == month_key_of(last)
 
 
 class Outcome(Enum):
@@ -122,6 +152,8 @@ class OrgState:
         self._close_deadline = -1  # the next month closes once as_of passes this
         self._as_of_day = -1
         self._as_of_window_first = 0
+        self._day_memo_as_of = -1  # as_of whose local day is _day_memo (hot path)
+        self._day_memo = 0
         self._persisted_clock_key: tuple[int, int, int] | None = None
 
     # ---- reading -------------------------------------------------------------------------
@@ -224,11 +256,11 @@ class OrgState:
         """Applies to events processed from now on; days already recorded keep their dates."""
         if timezone != self.calendar.timezone:
             self.calendar = LocalCalendar(timezone)
-            self._close_deadline = self._as_of_day = -1
+            self._close_deadline = self._as_of_day = self._day_memo_as_of = -1
 
     def advance(self, as_of: int) -> Applied:
         """Move the state's time forward (e.g. by the wall clock): closes due months."""
-        result = Applied(Outcome.APPLIED)
+        result = Applied(Outcome.APPLIED, [], [])
         if as_of > self.as_of and self.first_month >= 0:
             self.as_of = as_of
             self._close_due_months(result)
@@ -238,7 +270,7 @@ class OrgState:
 
     def apply(self, activity: Activity) -> Applied:
         t = activity.time
-        result = Applied(Outcome.APPLIED)
+        result = Applied(Outcome.APPLIED, [], [])
         cal = self.calendar
         if self.first_month < 0:
             self.first_month = cal.month_of(t)
@@ -247,13 +279,14 @@ class OrgState:
                 # The month before is still in its grace period: an event of it arriving
                 # next is applied (and that month reported), as in any other arrival order.
                 self.closed_through -= 1
+        day = cal.day(t)
         clock_moved = persist = t > self.clock
         if clock_moved:
             self.clock = t
             if t > self.as_of:
                 self.as_of = t
+                self._day_memo_as_of, self._day_memo = t, day
                 self._close_due_months(result)
-        day = cal.day(t)
         if self._is_late(day):
             result.outcome = Outcome.LATE
         else:
@@ -272,14 +305,22 @@ class OrgState:
         of as_of, the closed months. So the clock costs a changelog record per organisation
         and day, not per event; after a restart as_of may step back within the same day
         until the organisation's next event, with the same figures."""
-        key = (self.calendar.day(self.as_of), self.closed_through, self.first_month)
+        key = (self._local_day_of_as_of(), self.closed_through, self.first_month)
         if key != self._persisted_clock_key:
             self._persisted_clock_key = key
             result.changes.append(self._clock_record())
 
+    def _local_day_of_as_of(self) -> int:
+        """``calendar.day(as_of)``, memoised while as_of stays put (most events move it
+        by less than a day, and several checks per event need it)."""
+        if self.as_of != self._day_memo_as_of:
+            self._day_memo = self.calendar.day(self.as_of)
+            self._day_memo_as_of = self.as_of
+        return self._day_memo
+
     def _window_first(self) -> int:
         """First day of the window at the state's as_of (memoised per local day)."""
-        as_of_day = self.calendar.day(self.as_of)
+        as_of_day = self._local_day_of_as_of()
         if as_of_day != self._as_of_day:
             self._as_of_day = as_of_day
             self._as_of_window_first = as_of_day - self.rules.window_days + 1
@@ -293,21 +334,34 @@ class OrgState:
         account keeps minima (existence, activation, deletion), the earliest account.created
         sets the kind, the earliest publication of a message wins and the earliest read of a
         reader counts, so any arrival order of the same events leaves the same state."""
-        record = self.accounts.get(act.account_id)
-        before = unpack(record) if record is not None else None
+        account_id = act.account_id
+        record = self.accounts.get(account_id)
         t = act.time
-        if before is not None and before.deleted and t >= before.deleted_at:
-            # Deletion is final: nothing at or after it can make the account count again, so
-            # the account is left as it is (and the event counted). A message it created
-            # still has its audience: View does not depend on its author.
-            result.outcome = Outcome.AFTER_DELETION
-            if act.is_view_message:
-                self._add_message(act, day, result)
-            return
-        after = unpack(record) if record is not None else Account()
-        if act.kind is ActivityKind.ACCOUNT_DELETED:
+        kind = act.kind
+        if record is not None:
+            deleted_at = packed_deleted_at(record)
+            if deleted_at and t >= deleted_at:
+                # Deletion is final: nothing at or after it can make the account count
+                # again, so the account is left as it is (and the event counted). A message
+                # it created still has its audience: View does not depend on its author.
+                result.outcome = Outcome.AFTER_DELETION
+                if act.is_view_message:
+                    self._add_message(act, day, result)
+                return
+            if (
+                kind is not ActivityKind.ACCOUNT_CREATED
+                and kind is not ActivityKind.ACCOUNT_DELETED
+                and _activity_changes_nothing(record, kind, t, day)
+            ):
+                # The cheap exit (most events): the account stays exactly as it is.
+                self._after_account(act, day, record, result)
+                return
+            after = unpack(record)
+        else:
+            after = Account()
+        if kind is ActivityKind.ACCOUNT_DELETED:
             after.delete(t)
-        elif act.kind is ActivityKind.ACCOUNT_CREATED:
+        elif kind is ActivityKind.ACCOUNT_CREATED:
             after.set_kind(KIND_CODES.get(act.account_kind, KIND_CODES["member"]), t)
             after.note_existence(t)
             if act.activated_at is not None:
@@ -316,14 +370,18 @@ class OrgState:
                 after.activate(max(act.activated_at, t))
         else:
             after.activate(t)
-            slot = _SLOT_OF_KIND.get(act.kind)
+            slot = _SLOT_OF_KIND.get(kind)
             if slot is not None:
                 after.record_activity(slot, day)
-        self._replace_account(act.account_id, record, before, after, result)
+        record = self._replace_account(account_id, record, after, result)
+        self._after_account(act, day, record, result)
+
+    def _after_account(self, act: Activity, day: int, record: int, result: Applied) -> None:
+        """The message or read an event adds, once its account (``record``) is up to date."""
         if act.is_view_message:
             self._add_message(act, day, result)
         elif act.is_message_read:
-            self._add_read(act.content_id, act.account_id, t, result)
+            self._add_read(act.content_id, act.account_id, act.time, result, record)
 
     # ---- accounts and counters -----------------------------------------------------------
 
@@ -341,19 +399,29 @@ class OrgState:
         return account is not None and not account.deleted and self._kind_counts(account)
 
     def _account_counts_now(self, account_id: str) -> bool:
-        record = self.accounts.get(account_id)
-        return record is not None and self._counts_now(unpack(record))
+        return self._record_counts_now(self.accounts.get(account_id))
+
+    def _record_counts_now(self, record: int | None) -> bool:
+        """``_counts_now(unpack(record))``, read off the packed record."""
+        return (
+            record is not None
+            and not packed_deleted_at(record)
+            and kind_name(packed_kind(record)) in self.rules.included_kinds
+        )
 
     def _contribute(self, account: Account | None, sign: int) -> None:
         """Add (sign=1) or remove (sign=-1) one account's share of the counters."""
-        if not self._counts_now(account):
-            return
-        assert account is not None
+        if self._counts_now(account):
+            assert account is not None
+            self._add_share(account, sign)
+
+    def _add_share(self, account: Account, sign: int) -> None:
+        """``_contribute`` for an account known to count now."""
         self.existing += sign
         if account.activated_at:
             self.activated += sign
-        for slot in ACTIVITY_SLOTS:
-            last = getattr(account, f"{slot}_last")
+        for slot, last_field in _LAST_FIELDS:
+            last = getattr(account, last_field)
             if last >= self._floor_day and last:
                 hist = self._last_days[slot]
                 count = hist.get(last, 0) + sign
@@ -363,26 +431,27 @@ class OrgState:
                     hist.pop(last, None)
 
     def _replace_account(
-        self,
-        account_id: str,
-        record: int | None,
-        before: Account | None,
-        after: Account,
-        result: Applied,
-    ) -> None:
+        self, account_id: str, record: int | None, after: Account, result: Applied
+    ) -> int:
+        """Store ``after`` as the account's new state; returns its packed record."""
         packed = pack(after)
         if packed == record:
-            return
-        self._contribute(before, -1)
-        self._contribute(after, +1)
-        self.accounts[account_id] = packed
-        result.changes.append(AccountChanged(account_id, packed))
+            return packed
+        before = unpack(record) if record is not None else None
         counted_before, counted_after = self._counts_now(before), self._counts_now(after)
+        if counted_before:
+            assert before is not None
+            self._add_share(before, -1)
+        if counted_after:
+            self._add_share(after, +1)
+        self.accounts[intern(account_id)] = packed  # one str per account, shared by its reads
+        result.changes.append(AccountChanged(account_id, packed))
         if counted_before != counted_after:
             delta = 1 if counted_after else -1
             for message in self.messages.values():
                 if account_id in message.readers:
                     message.counted_reads += delta
+        return packed
 
     # ---- messages and reads --------------------------------------------------------------
 
@@ -404,7 +473,10 @@ class OrgState:
             self.messages[act.content_id] = message
         result.changes.append(MessageChanged(act.content_id, (day, act.time, message.audience)))
 
-    def _add_read(self, message_id: str, account_id: str, t: int, result: Applied) -> None:
+    def _add_read(
+        self, message_id: str, account_id: str, t: int, result: Applied, record: int
+    ) -> None:
+        """A read by ``account_id``, whose current packed state is ``record``."""
         message = self.messages.get(message_id)
         if message is not None:
             readers = message.readers
@@ -413,8 +485,8 @@ class OrgState:
         earlier = readers.get(account_id)
         if earlier is not None and earlier <= t:
             return
-        readers[account_id] = t
-        if message is not None and earlier is None and self._account_counts_now(account_id):
+        readers[intern(account_id)] = t
+        if message is not None and earlier is None and self._record_counts_now(record):
             message.counted_reads += 1
         result.changes.append(ReadChanged(message_id, account_id, t))
 
@@ -484,16 +556,16 @@ class OrgState:
                 window_first, state.calendar.month_first_day(state.closed_through + 1)
             )
         for account_id, record in accounts:
-            state.accounts[account_id] = record
+            state.accounts[intern(account_id)] = record
             state._contribute(unpack(record), +1)
         for message_id, (day, time, audience) in messages:
             state.messages[message_id] = Message(day, time, audience)
         for message_id, account_id, time in reads:
             message = state.messages.get(message_id)
             if message is None:
-                state.pending_reads.setdefault(message_id, {})[account_id] = time
+                state.pending_reads.setdefault(message_id, {})[intern(account_id)] = time
             else:
-                message.readers[account_id] = time
+                message.readers[intern(account_id)] = time
         for message in state.messages.values():
             message.counted_reads = sum(1 for a in message.readers if state._account_counts_now(a))
         return state
