@@ -26,13 +26,16 @@ What the fast path takes (everything else goes to the reference decoder):
   surrogate escapes, NaN, out-of-range floats, a BOM) and agrees with it on everything it
   accepts; on top, ``data`` must be a flat object of strings, booleans, nulls and integers
   below 2**62, and attributes must be non-empty strings;
-* ``time`` in the canonical form ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)``, parsed
-  by ``datetime.fromisoformat`` (which agrees with the SDK's dateutil ``isoparse`` there and
-  refuses everything isoparse would refuse), inside the contract's range and not in the future;
-* the same pydantic model validates ``data``; the key is the payload's ``org_id``; an
-  ``account.created``'s ``activated_at`` is not after the event time;
-* the ``Activity`` is built by :func:`engagement.ingest.activity_of`, the code
-  ``to_activity`` uses.
+* ``time`` in the canonical form ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)`` with an
+  offset of at most 23:59, parsed by ``datetime.fromisoformat`` (whatever it accepts in that
+  form, the SDK's dateutil ``isoparse`` accepts as the same instant), inside the contract's
+  range and not in the future;
+* ``data`` is validated as the type's pydantic model validates it: by a small builder per
+  activity type for the plain subset (non-empty string ids, known literals, a strict
+  ``audience_size >= 1``, omitted defaults, a UTC ``activated_at``), which builds the
+  ``Activity`` as :func:`engagement.ingest.activity_of` does, or else by the model itself
+  followed by ``activity_of``; the key is the payload's ``org_id``; an ``account.created``'s
+  ``activated_at`` is not after the event time.
 
 ``tests/unit/ingest/test_fast_decoder.py`` holds the two decoders equal on the contract's
 fuzzing strategies and on mutations of the simulator's records. msgspec is used rather than
@@ -94,7 +97,7 @@ _ATTRIBUTES: Final = ("id", "source", "type", "time")
 _MAX_INT: Final = 1 << 62
 _TIME: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"  # fromisoformat would take +00:60, isoparse not
 )
 _decode_json = msgspec.json.decode
 

@@ -11,11 +11,13 @@ from functools import cache
 from typing import Any
 
 import pytest
+from dateutil.parser import isoparse
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from engagement.events import ACTIVITY_TYPES, RejectedEvent, decode_activity
 from engagement.fast_ingest import STATS, DecodeStats, decode_to_activity, try_fast_decode
+from engagement.fast_ingest import _event_time as fast_event_time
 from engagement.ingest import to_activity
 from engagement_simulator.traffic import generate
 from tests.unit.events.test_events_fuzz import (
@@ -303,6 +305,8 @@ def times(draw: st.DrawFn) -> str:
                 "-23:59",
                 "+24:00",
                 "+23:60",
+                "+00:60",
+                "-05:75",
                 "+99:99",
                 "+0100",
                 "+01",
@@ -621,3 +625,39 @@ def test_activity_payloads_agree(payload: tuple[str, dict[str, Any]]) -> None:
     headers = [(n, event_type.encode() if n == "ce_type" else v) for n, v in _BINARY_HEADERS]
     value = json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
     assert_same(b"org-1", value, headers)
+
+
+canonical_times = st.builds(
+    "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{}".format,
+    st.one_of(st.integers(0, 9999), st.integers(1969, 2025)),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,6}", fullmatch=True)),
+    st.one_of(
+        st.just("Z"),
+        st.builds(
+            "{}{:02d}:{:02d}".format, st.sampled_from("+-"), st.integers(0, 25), st.integers(0, 61)
+        ),
+    ),
+)
+
+
+@property_settings(1000)
+@given(text=canonical_times)
+def test_canonical_times_parse_as_the_sdk_parses_them(text: str) -> None:
+    """Where the fast path's parser accepts a canonical time, the SDK's isoparse gives the same
+    instant (so the fast path never accepts a time the reference reads differently)."""
+    fast = fast_event_time(text)
+    if fast is not None:
+        assert isoparse(text).astimezone(UTC) == fast
+
+
+@property_settings(500)
+@given(text=canonical_times)
+def test_canonical_activated_at_times_agree(text: str) -> None:
+    data = {**_VISIT, "activated_at": text}
+    headers = [(n, _TYPES["created"].encode() if n == "ce_type" else v) for n, v in _BINARY_HEADERS]
+    assert_same(b"org-1", json.dumps(data).encode(), headers)
