@@ -89,6 +89,7 @@ class ActivityPlane:
         self.metrics = metrics
         self.plane_metrics = plane_metrics
         self.records = 0  # records handed to this plane (bench: first/last inside the worker)
+        self._decoded = (0, 0)  # the decoder's (fast, reference) counts already exported
 
     async def handle(self, partition: int, records: Sequence[Any]) -> list[asyncio.Future[Any]]:
         if not self.records:
@@ -104,6 +105,11 @@ class ActivityPlane:
         pm.changelog_records.inc(self.changelog.records - records_before)
         pm.changelog_bytes.inc(self.changelog.bytes - bytes_before)
         pm.records.inc(len(records))
+        stats = self.scoring.decode_stats
+        fast, reference = self._decoded
+        pm.decoded.labels(path="fast").inc(stats.fast - fast)
+        pm.decoded.labels(path="reference").inc(stats.fallback - reference)
+        self._decoded = (stats.fast, stats.fallback)
         pm.last_record.set(time.time())
         return futures
 

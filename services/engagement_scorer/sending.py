@@ -77,7 +77,9 @@ class TopicSender:
         for out in outs:
             handed: asyncio.Future[None] = loop.create_future()
             handed.add_done_callback(_retrieve)
-            entry: _Entry = (out, handed, loop.create_future())
+            acked: asyncio.Future[Any] = loop.create_future()
+            acked.add_done_callback(_retrieve)
+            entry: _Entry = (out, handed, acked)
             self._queue.append(entry)
             sent.acked.append(entry[2])
         sent.last_handed = handed
