@@ -1411,6 +1411,7 @@ def main(argv: list[str] | None = None) -> int:
     check_fast_path()
     cores = choose_cores(args)
     bpid = broker_pid(REPO)
+    broker_cpus = os.sched_getaffinity(bpid) if bpid is not None else set()
     pinned_broker = bpid is not None and pin(bpid, cores.broker)
     if cores.broker is not None:
         os.sched_setaffinity(0, {cores.broker})  # this script: the load, off the consumer core
@@ -1464,6 +1465,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for worker in STARTED:  # normally all stopped already; never leave one behind
             worker.stop(timeout=20)
+        if pinned_broker and bpid is not None and broker_pid(REPO) == bpid:
+            pin(bpid, broker_cpus)  # a broker that outlives the bench gets its cores back
         total = time.perf_counter() - started
         data["total_seconds"] = total
         # Keep the worker logs next to the results; the data dirs go with the temp dir.

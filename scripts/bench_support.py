@@ -157,13 +157,14 @@ def visit_record(org_id: str, account_id: str, t: int) -> KafkaRecord:
 # ------------------------------------------------------------------------------------------------
 
 
-def pin(pid: int, cpu: int | None) -> bool:
-    """Pin every thread of ``pid`` (``taskset -a -p -c``) to ``cpu``; threads it starts later
-    inherit it. False when not pinned (no ``cpu``, no taskset, or it failed)."""
-    if cpu is None or shutil.which("taskset") is None:
+def pin(pid: int, cpus: int | Iterable[int] | None) -> bool:
+    """Pin every thread of ``pid`` (``taskset -a -p -c``) to ``cpus``; threads it starts later
+    inherit it. False when not pinned (no ``cpus``, no taskset, or it failed)."""
+    if cpus is None or shutil.which("taskset") is None:
         return False
+    cpu_list = str(cpus) if isinstance(cpus, int) else ",".join(str(c) for c in sorted(cpus))
     done = subprocess.run(
-        ["taskset", "-a", "-p", "-c", str(cpu), str(pid)], capture_output=True, check=False
+        ["taskset", "-a", "-p", "-c", cpu_list, str(pid)], capture_output=True, check=False
     )
     return done.returncode == 0
 
