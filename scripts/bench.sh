@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`: throughput, latency, memory and recovery of the scorer worker in one run.
+# `make bench`: throughput (against a bare consumer on the same records), latency at half the
+# maximum rate, memory, recovery and the standby's cost of the scorer worker; 3 runs, median and
+# spread (docs/performance.md describes the method).
 #
 # Starts the local Kafka broker when it is not running (and stops it at the end only in that
-# case), then runs scripts/bench.py. Extra arguments (or BENCH_ARGS) go to bench.py, e.g.
-#   bash scripts/bench.sh --events 50000 --accounts 100000 --stores rocksdb
+# case), then runs scripts/bench.py, which pins the consumers to one core and the broker to
+# another (taskset). Extra arguments (or BENCH_ARGS) go to bench.py, e.g.
+#   bash scripts/bench.sh --events 30000 --phases throughput --runs 1   # a quick smoke
+#   bash scripts/bench.sh --accounts 200000 --phases memory
 # BENCH_PY picks another script run the same way (`make soak`: scripts/soak.py).
 set -euo pipefail
 

@@ -9,9 +9,16 @@ broker's process for its CPU figures. The importing script puts the repository r
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+import contextlib
 import os
+import pickle
+import shutil
+import subprocess
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,6 +39,7 @@ from tests.toolkit import (
 __all__ = [
     "PARTITIONS",
     "STARTED",
+    "CpuSampler",
     "Topics",
     "Worker",
     "account_created_records",
@@ -39,8 +47,11 @@ __all__ = [
     "check_fast_path",
     "create_topics",
     "delete_topics_with_prefix",
+    "load_records",
+    "pin",
     "proc_cpu_seconds",
     "produce",
+    "save_records",
     "visit_record",
 ]
 
@@ -139,3 +150,93 @@ def visit_record(org_id: str, account_id: str, t: int) -> KafkaRecord:
         data.model_dump_json().encode(),
         org_id,
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# pinning and CPU figures
+# ------------------------------------------------------------------------------------------------
+
+
+def pin(pid: int, cpus: int | Iterable[int] | None) -> bool:
+    """Pin every thread of ``pid`` (``taskset -a -p -c``) to ``cpus``; threads it starts later
+    inherit it. False when not pinned (no ``cpus``, no taskset, or it failed)."""
+    if cpus is None or shutil.which("taskset") is None:
+        return False
+    cpu_list = str(cpus) if isinstance(cpus, int) else ",".join(str(c) for c in sorted(cpus))
+    done = subprocess.run(
+        ["taskset", "-a", "-p", "-c", cpu_list, str(pid)], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+@dataclass
+class CpuSampler:
+    """CPU seconds of some processes sampled every ``interval`` against Unix time, so the CPU
+    over a window known only afterwards (the worker's own first/last record times) can be read
+    by interpolation. Reading ``/proc`` costs the sampled processes nothing."""
+
+    pids: dict[str, int]
+    interval: float = 0.05
+    times: list[float] = field(default_factory=list)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        self.times.append(time.time())
+        for name, pid in self.pids.items():
+            self.samples.setdefault(name, []).append(proc_cpu_seconds(pid))
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> CpuSampler:
+        self.sample()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.sample()
+
+    def at(self, name: str, t: float) -> float:
+        """CPU seconds of ``name`` at Unix time ``t`` (linear between samples)."""
+        values, times = self.samples[name], self.times
+        i = bisect.bisect_left(times, t)
+        if i <= 0:
+            return values[0]
+        if i >= len(times):
+            return values[-1]
+        t0, t1 = times[i - 1], times[i]
+        w = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
+        return values[i - 1] + w * (values[i] - values[i - 1])
+
+    def between(self, name: str, t0: float, t1: float) -> float:
+        return self.at(name, t1) - self.at(name, t0)
+
+
+# ------------------------------------------------------------------------------------------------
+# the bench's record cache
+# ------------------------------------------------------------------------------------------------
+
+
+def save_records(path: Path, profiles: list[KafkaRecord], activity: list[KafkaRecord]) -> None:
+    """Write the generated records (pickle of plain tuples; the file is the bench's own,
+    under artifacts/, never read from elsewhere)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        for records in (profiles, activity):
+            pickle.dump([(r.key, r.value, r.headers) for r in records], out, protocol=5)
+    tmp.replace(path)
+
+
+def load_records(path: Path) -> tuple[list[KafkaRecord], list[KafkaRecord]]:
+    with open(path, "rb") as src:
+        profiles = [KafkaRecord(k, v, h) for k, v, h in pickle.load(src)]
+        activity = [KafkaRecord(k, v, h) for k, v, h in pickle.load(src)]
+    return profiles, activity
