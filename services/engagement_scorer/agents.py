@@ -103,7 +103,12 @@ def register_agents(ctx: WorkerContext) -> None:
     async def emit_changed_scores() -> None:
         if not ctx.states.ready or not emitter.dirty:
             return
-        await sender.send_all(emitter.emit(emitter.publishable(time.monotonic())))
+        try:
+            await sender.send_all(emitter.emit(emitter.publishable(time.monotonic())))
+        except Exception as exc:  # the producer is gone (shutting down): nothing to publish to
+            if not app.should_stop:
+                raise
+            log.info("scores not published: the worker is stopping", error=repr(exc))
 
     if s.live_clock:
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 import structlog
 from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.types import TopicT
+from faust.types import TableT, TopicT
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from engagement.kafka_security import KafkaSecurity, broker_credentials
@@ -115,22 +115,28 @@ def _topics(app: faust.App, s: Settings) -> Topics:
     )
 
 
-def _tables(app: faust.App, n: int) -> WorkerTables:
+def _tables(app: faust.App, n: int, s: Settings) -> WorkerTables:
     # Keys are raw UTF-8 (the app's key serializer) and every table is co-partitioned with the
     # input topics (murmur2 of the org id: ``partition_of``). The API forwards requests to the
     # owning worker by that partition (views.org_route), not with Faust's table_route.
-    orgs = app.Table("orgs", partitions=n, key_type=str)
+    # RocksDB memtables sized for many small keys, not Faust's 64 MiB x3 per partition
+    rocks = {"write_buffer_size": s.rocksdb_write_buffer_bytes, "max_write_buffer_number": 2}
+
+    def table(name: str) -> TableT:
+        return app.Table(name, partitions=n, key_type=str, options=rocks)
+
+    orgs = table("orgs")
     return WorkerTables(
         state=StateTables(
             orgs=orgs,
-            accounts=app.Table("accounts", partitions=n, key_type=str),
-            messages=app.Table("messages", partitions=n, key_type=str),
-            reads=app.Table("reads", partitions=n, key_type=str),
-            profiles=app.Table("profiles", partitions=n, key_type=str),
+            accounts=table("accounts"),
+            messages=table("messages"),
+            reads=table("reads"),
+            profiles=table("profiles"),
         ),
         orgs=orgs,
-        assessments=app.Table("assessments", partitions=n, key_type=str),
-        peers=app.Table("peers", partitions=n, key_type=str),
+        assessments=table("assessments"),
+        peers=table("peers"),
         benchmarks=app.GlobalTable("benchmarks", partitions=n, key_type=str),
     )
 
@@ -148,7 +154,7 @@ def create_app(
     async def log_settings() -> None:
         log.info("worker settings", settings=settings_for_log(s))
 
-    tables = _tables(app, s.topic_partitions)
+    tables = _tables(app, s.topic_partitions, s)
     clock = WorkerClock.from_settings(s)
     partitions = FaustPartitions(app)
     progress = Progress()

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(
         2000, ge=1, description="most activity records applied in one data-plane batch"
     )
+    rocksdb_write_buffer_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="RocksDB memtable size per table partition (Faust's default, 64 MiB x3, "
+        "costs hundreds of bytes of memory per tracked account)",
+    )
     producer_max_batch_size: int = Field(
         512 * 1024,
         ge=16 * 1024,
