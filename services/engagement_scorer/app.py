@@ -29,6 +29,7 @@ from .metrics import ScorerMetrics
 from .org_metrics import for_read_model
 from .partitions import FaustPartitions
 from .progress import EmitPacer, Progress
+from .publish import set_schema_base
 from .read_model import ReadModel
 from .scoring import ScoringStage
 from .security import ApiAuth, api_auth_middleware, settings_for_log
@@ -148,6 +149,7 @@ def create_app(
     are registered (a private registry in tests)."""
     s = settings or Settings()
     configure_structlog()
+    set_schema_base(s.schema_base_url)
     app = _faust_app(s)
 
     @app.task

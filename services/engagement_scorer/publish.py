@@ -39,17 +39,34 @@ from engagement.events import (
 )
 from engagement.events.models import Quartiles as QuartilesModel
 
+#: Base of every output's ``ce_dataschema`` (the payload schema's ``$id``): the default URN
+#: until the composition root sets the configured one (``set_schema_base``).
+_schema_base = [topics.SCHEMA_BASE_URL]
+
+
+def set_schema_base(base: str) -> None:
+    """The ``ENGAGEMENT_SCHEMA_BASE_URL`` of this process (``app.create_app``)."""
+    _schema_base[0] = base
+
+
+def dataschema(event_type: str) -> str:
+    """The ``ce_dataschema`` of an output event of ``event_type``."""
+    return topics.schema_id(event_type, _schema_base[0])
+
+
 __all__ = [
     "Outgoing",
     "alert_record",
     "benchmark_payload",
     "benchmark_record",
+    "dataschema",
     "dead_letter",
     "figures_digest",
     "level_changed_record",
     "month_closed",
     "score_payload",
     "score_record",
+    "set_schema_base",
 ]
 
 
@@ -130,6 +147,7 @@ def score_record(payload: ScoreUpdated, source: str, digest: str) -> KafkaRecord
     return encode_event(
         type=topics.SCORE_UPDATED_TYPE,
         source=source,
+        dataschema=dataschema(topics.SCORE_UPDATED_TYPE),
         id=deterministic_id(payload.org_id, topics.SCORE_UPDATED_TYPE, as_of, digest),
         time=payload.as_of,
         subject=payload.org_id,
@@ -151,6 +169,7 @@ def month_closed(state: OrgState, figures: Figures, source: str) -> KafkaRecord:
     return encode_event(
         type=topics.MONTH_CLOSED_TYPE,
         source=source,
+        dataschema=dataschema(topics.MONTH_CLOSED_TYPE),
         # the content is part of the id: a month's figures are final, but should they ever
         # differ (a restart between a wall-clock and an event-time close), ids differ too
         id=deterministic_id(
@@ -175,6 +194,7 @@ def level_changed_record(org_id: str, change: LevelChange, source: str) -> Kafka
     return encode_event(
         type=topics.LEVEL_CHANGED_TYPE,
         source=source,
+        dataschema=dataschema(topics.LEVEL_CHANGED_TYPE),
         id=deterministic_id(org_id, topics.LEVEL_CHANGED_TYPE, change.to_level, str(change.at)),
         time=payload.at,
         subject=org_id,
@@ -201,6 +221,7 @@ def alert_record(
     record = encode_event(
         type=topics.ALERT_TYPE,
         source=source,
+        dataschema=dataschema(topics.ALERT_TYPE),
         id=deterministic_id(org_id, topics.ALERT_TYPE, transition.episode_id, transition.status),
         time=payload.at,
         subject=org_id,
@@ -237,6 +258,7 @@ def benchmark_record(
     return encode_event(
         type=topics.BENCHMARK_UPDATED_TYPE,
         source=source,
+        dataschema=dataschema(topics.BENCHMARK_UPDATED_TYPE),
         id=deterministic_id(group, topics.BENCHMARK_UPDATED_TYPE, digest),
         time=now,
         subject=group,

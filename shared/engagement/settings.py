@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         description="RocksDB memtable size per table partition (Faust's default, 64 MiB x3, "
         "costs hundreds of bytes of memory per tracked account)",
     )
+    schema_base_url: str = Field(
+        "urn:engagement-score:schema:",
+        min_length=1,
+        description="base of the ce_dataschema header of every output event: the $id of its "
+        "payload schema (a URN by default; a URL ending in / gives <base><type>.json)",
+    )
     producer_max_batch_size: int = Field(
         512 * 1024,
         ge=16 * 1024,

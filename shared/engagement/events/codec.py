@@ -456,7 +456,12 @@ def decode_output(
 
 
 def _attributes(
-    type: str, source: str, id: str, time: datetime, subject: str | None
+    type: str,
+    source: str,
+    id: str,
+    time: datetime,
+    subject: str | None,
+    dataschema: str | None = None,
 ) -> dict[str, Any]:
     if time.utcoffset() is None:
         raise ValueError("time must be timezone-aware")
@@ -469,6 +474,8 @@ def _attributes(
     }
     if subject:
         attributes["subject"] = subject
+    if dataschema:
+        attributes["dataschema"] = dataschema
     attributes["datacontenttype"] = _JSON
     return attributes
 
@@ -496,12 +503,14 @@ def encode_event(
     subject: str | None,
     data: BaseModel,
     key: str | None,
+    dataschema: str | None = None,
 ) -> KafkaRecord:
     """Encode an event in binary mode: `ce_*` headers, `content-type: application/json`,
-    value = `data.model_dump_json()`. An empty/None `subject` is omitted."""
+    value = `data.model_dump_json()`. An empty/None `subject` or `dataschema` is omitted."""
     _check_model(type, data)
     event = CloudEvent(
-        _attributes(type, source, id, time, subject), data.model_dump_json().encode("utf-8")
+        _attributes(type, source, id, time, subject, dataschema),
+        data.model_dump_json().encode("utf-8"),
     )
     return _record(ce_kafka.to_binary_event(event, key_mapper=lambda _e: None), key)
 

@@ -63,7 +63,7 @@ __all__ = [
 #: Base of the schemas' ``$id`` and the outputs' ``ce_dataschema``: a URN by default (a name,
 #: not an address); a deployment that hosts the schemas regenerates with
 #: ``--schema-base-url https://host/path/`` (a base ending in ``/`` gets ``<type>.json``).
-SCHEMA_BASE_URL: Final = "urn:engagement-score:schema:"
+SCHEMA_BASE_URL: Final = topics.SCHEMA_BASE_URL
 SCHEMA_DIR: Final = "schemas"
 ASYNCAPI_FILE: Final = "asyncapi.yaml"
 BUNDLED_FILE: Final = "asyncapi.bundled.yaml"
@@ -91,9 +91,7 @@ def schema_file(event_type: str) -> str:
     return f"{SCHEMA_DIR}/{event_type}.json"
 
 
-def schema_id(event_type: str, base: str = SCHEMA_BASE_URL) -> str:
-    """The ``$id`` of a payload schema (and the ``ce_dataschema`` of an output event)."""
-    return f"{base}{event_type}.json" if base.endswith("/") else f"{base}{event_type}"
+schema_id = topics.schema_id  # the worker sets the same value as ce_dataschema (publish.py)
 
 
 def json_schema(event_type: str, base: str = SCHEMA_BASE_URL) -> dict[str, Any]:

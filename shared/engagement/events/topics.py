@@ -80,3 +80,13 @@ def benchmark_key(sector: str, size_band: str, platform_type: str) -> str:
     compactable per group (the latest figures of a group replace the previous ones).
     """
     return f"{sector}|{size_band}|{platform_type}"
+
+
+#: Base of the payload schemas' ``$id`` and of the outputs' ``ce_dataschema``: a URN by default
+#: (a name, not a location); a base URL ending in "/" gives ``<base><type>.json``.
+SCHEMA_BASE_URL = "urn:engagement-score:schema:"
+
+
+def schema_id(event_type: str, base: str = SCHEMA_BASE_URL) -> str:
+    """The ``$id`` of a payload schema (and the ``ce_dataschema`` of an output event)."""
+    return f"{base}{event_type}.json" if base.endswith("/") else f"{base}{event_type}"
