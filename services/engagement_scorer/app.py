@@ -23,6 +23,8 @@ from .benchmarking import BenchmarkingStage
 from .clock import WorkerClock
 from .context import Topics, WorkerContext, WorkerTables
 from .emitter import ScoreEmitter
+from .history import History, HistoryTables
+from .history_views import register_history_views
 from .metrics import ScorerMetrics
 from .org_metrics import for_read_model
 from .partitions import FaustPartitions
@@ -126,6 +128,8 @@ def _tables(app: faust.App, n: int) -> WorkerTables:
         assessments=app.Table("assessments", partitions=n, key_type=str),
         peers=app.Table("peers", partitions=n, key_type=str),
         benchmarks=app.GlobalTable("benchmarks", partitions=n, key_type=str),
+        history_days=app.Table("history-days", partitions=n, key_type=str),
+        history_months=app.Table("history-months", partitions=n, key_type=str),
     )
 
 
@@ -148,6 +152,10 @@ def create_app(
     progress = Progress()
     states = OrgStates(s.scoring_rules(), tables.state, s.topic_partitions)
     assessments = Assessments(s, tables.assessments)
+    history = History(
+        HistoryTables(days=tables.history_days, months=tables.history_months),
+        s.history_retention_days,
+    )
     read_model = ReadModel(
         tables.state.profiles,
         tables.benchmarks,
@@ -177,9 +185,9 @@ def create_app(
         states=states,
         read_model=read_model,
         emitter=emitter,
-        scoring=ScoringStage(s, states, emitter, clock, partitions, progress),
+        scoring=ScoringStage(s, states, emitter, clock, partitions, progress, history),
         assessments=assessments,
-        assessing=AssessingStage(s, assessments, tables.state.profiles),
+        assessing=AssessingStage(s, assessments, tables.state.profiles, history),
         benchmarking=BenchmarkingStage(
             tables.peers,
             tables.benchmarks,
@@ -187,10 +195,12 @@ def create_app(
             s.benchmarks_topic,
             s.output_source,
         ),
+        history=history,
     )
     setup_prometheus_sensors(app, registry=prometheus, name_prefix="engagement_faust")
     prometheus.register(for_read_model(read_model, lambda: states.orgs, s.org_metrics_cap))
     register_agents(ctx)
     register_views(ctx)
     register_ui(ctx)
+    register_history_views(ctx)
     return ctx

@@ -3,6 +3,7 @@
     python -m engagement_scorer.batch --jsonl activity.jsonl [--profiles-jsonl profiles.jsonl]
     python -m engagement_scorer.batch --topic intranet.activity \
         [--profiles-topic intranet.org-profiles]
+    python -m engagement_scorer.batch --jsonl activity.jsonl --history   # + the history
 
 The log is replayed in its recorded order (per organisation this is the order the stream
 sees). By default every organisation is reported at its own stream time, as a replay of the
@@ -17,10 +18,11 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from engagement.domain import Activity, Figures, ScoringRules, replay
+from engagement.domain import Activity, Figures, ScoringRules, month_label
+from engagement.domain.history import DEFAULT_RETENTION_DAYS, HistoryPoint, replay_with_history
 from engagement.events import (
     KafkaRecord,
     OrgProfile,
@@ -50,6 +52,10 @@ class BatchResult:
         #: org -> the calendar months the replay closed, in order (``ReplayResult.closed_months``:
         #: the figures the stream publishes once per month on ``engagement.monthly``)
         self.closed_months: dict[str, list[Figures]] = {}
+        #: org -> local day ordinal -> day-end figures, and org -> month key -> closed month:
+        #: the history the stream records (``engagement.domain.history``)
+        self.history_days: dict[str, dict[int, HistoryPoint]] = {}
+        self.history_months: dict[str, dict[int, HistoryPoint]] = {}
 
 
 def timezones_from(records: Iterable[KafkaRecord]) -> dict[str, str]:
@@ -71,6 +77,7 @@ def recompute(
     timezones: dict[str, str] | None = None,
     as_of: int | None = None,
     max_value_bytes: int = 256 * 1024,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> BatchResult:
     result = BatchResult()
 
@@ -89,9 +96,11 @@ def recompute(
                 continue
             yield to_activity(event)
 
-    replayed = replay(activities(), rules, timezones)
+    replayed = replay_with_history(activities(), rules, timezones, retention_days)
     result.outcomes = {k.value: v for k, v in replayed.outcomes.items()}
     result.closed_months = {org: list(months) for org, months in replayed.closed_months.items()}
+    result.history_days = replayed.days
+    result.history_months = replayed.months
     for org_id, state in sorted(replayed.orgs.items()):
         moment = state.as_of if as_of is None else max(as_of, state.as_of)
         result.scores[org_id] = score_payload(state, moment).model_dump(mode="json")
@@ -134,6 +143,24 @@ async def _read_topic(
         await consumer.stop()
 
 
+def history_json(result: BatchResult) -> dict[str, Any]:
+    """org -> {"days": {date: record}, "months": {YYYY-MM: record}} (``HistoryPoint``
+    records, as the worker's history tables hold them)."""
+    orgs = sorted(set(result.history_days) | set(result.history_months))
+    return {
+        org: {
+            "days": {
+                date.fromordinal(d).isoformat(): p.to_record()
+                for d, p in result.history_days.get(org, {}).items()
+            },
+            "months": {
+                month_label(k): p.to_record() for k, p in result.history_months.get(org, {}).items()
+            },
+        }
+        for org in orgs
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engagement_scorer.batch", description=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
@@ -144,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: settings)")
     parser.add_argument("--as-of", help="report every org at this RFC 3339 moment")
     parser.add_argument("--out", help="write the JSON here instead of stdout")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="also report every organisation's day-end and closed-month history",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     bootstrap = args.bootstrap or settings.kafka_bootstrap
@@ -168,9 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         timezones_from(profiles),
         as_of,
         settings.max_event_bytes,
+        settings.history_retention_days,
     )
+    output: dict[str, Any] = {
+        "scores": result.scores,
+        "rejected": result.rejected,
+        "outcomes": result.outcomes,
+    }
+    if args.history:
+        output["history"] = history_json(result)
     body = json.dumps(
-        {"scores": result.scores, "rejected": result.rejected, "outcomes": result.outcomes},
+        output,
         indent=2,
         sort_keys=True,
     )

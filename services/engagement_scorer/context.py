@@ -20,6 +20,7 @@ from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
 from .clock import WorkerClock
 from .emitter import ScoreEmitter
+from .history import History
 from .metrics import ScorerMetrics
 from .ports import Partitions
 from .progress import Progress
@@ -69,6 +70,8 @@ class WorkerTables:
     assessments: TableT  # org_id -> second-stage record (``assess.Assessment``)
     peers: TableT  # group\x1forg -> component values (benchmark stage)
     benchmarks: TableT  # GlobalTable: group -> published benchmark (every worker reads it)
+    history_days: TableT  # org\x1fday -> day-end figures; org -> span (``history``)
+    history_months: TableT  # org\x1fmonth -> closed-month figures; org -> span
 
 
 @dataclass(slots=True)
@@ -89,3 +92,4 @@ class WorkerContext:
     assessments: Assessments
     assessing: AssessingStage
     benchmarking: BenchmarkingStage
+    history: History  # day-end and closed-month figures (``history``)

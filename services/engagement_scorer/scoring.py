@@ -32,6 +32,7 @@ from engagement.settings import Settings
 
 from .clock import WorkerClock
 from .emitter import ScoreEmitter
+from .history import History
 from .ports import Partitions
 from .progress import Progress, caught_up
 from .publish import Outgoing, dead_letter, month_closed
@@ -73,8 +74,10 @@ class ScoringStage:
         clock: WorkerClock,
         partitions: Partitions,
         progress: Progress,
+        history: History | None = None,
     ) -> None:
         self.settings = settings
+        self.history = history  # closed months recorded (issue 16)
         self.states = states
         self.emitter = emitter
         self.clock = clock
@@ -119,6 +122,9 @@ class ScoringStage:
         """Final figures of the months the state just closed: each month closes once, in the
         state (persisted with its clock), so it is published once (ids are deterministic)."""
         s = self.settings
+        for figures in months:  # history of closed months (issue 16 hook)
+            if self.history is not None:
+                self.history.record_month(state.org_id, figures)
         return [
             Outgoing.of(s.monthly_topic, month_closed(state, figures, s.output_source))
             for figures in months

@@ -1,0 +1,233 @@
+"""``GET /orgs/{org_id}/history``: an organisation's day-end or closed-month figures, as JSON
+or CSV, answered by the worker that owns the organisation (forwarded like every organisation
+endpoint, ``views.org_route``).
+
+Query: ``granularity`` (``day``, default, or ``month``), ``from`` and ``to`` (inclusive:
+``YYYY-MM-DD`` for days, ``YYYY-MM`` or a date for months; default: everything retained),
+``format`` (``json`` or ``csv``; without it, an ``Accept: text/csv`` asks for CSV). Errors
+are ``application/problem+json`` (RFC 9457).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from engagement.domain import COMPONENTS, month_key_of, month_label
+from engagement.domain.history import HistoryPoint
+from engagement.events import ComponentFigure, Components
+
+from .context import WorkerContext
+from .views import org_route
+
+__all__ = [
+    "CSV_COLUMNS",
+    "HistoryPointModel",
+    "HistoryResponse",
+    "history_csv",
+    "problem",
+    "register_history_views",
+]
+
+Granularity = Literal["day", "month"]
+
+#: the CSV header, in this order (stable: new columns are only ever appended)
+CSV_COLUMNS: tuple[str, ...] = (
+    "org_id",
+    "granularity",
+    "period",
+    "as_of",
+    *(f"{name}{suffix}" for name in COMPONENTS for suffix in ("", "_numerator", "_denominator")),
+    "engagement_score",
+    "level",
+    "level_confidence",
+)
+
+
+class HistoryPointModel(BaseModel):
+    """One local day's last figures, or one closed month's final figures."""
+
+    period: str = Field(description="the local date (YYYY-MM-DD) or month (YYYY-MM)")
+    as_of: datetime = Field(description="the moment of the figures")
+    components: Components
+    engagement_score: float | None
+    level: str | None = Field(description="best-fit ambition level of these figures")
+    level_confidence: float
+
+
+class HistoryResponse(BaseModel):
+    org_id: str
+    granularity: Granularity
+    from_: str | None = Field(alias="from", description="first period asked for (inclusive)")
+    to: str | None = Field(description="last period asked for (inclusive)")
+    retention_days: int
+    points: list[HistoryPointModel]
+
+    model_config = {"populate_by_name": True}
+
+
+class Problem(BaseModel):
+    """An error, RFC 9457 ``application/problem+json``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    org_id: str | None = None
+
+
+def problem(web: Any, status: int, title: str, detail: str, org_id: str | None = None) -> Any:
+    body = Problem(title=title, status=status, detail=detail, org_id=org_id)
+    return web.json(
+        body.model_dump(mode="json", exclude_none=True),
+        status=status,
+        content_type="application/problem+json",
+    )
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def _point_model(period: str, point: HistoryPoint) -> HistoryPointModel:
+    return HistoryPointModel(
+        period=period,
+        as_of=datetime.fromtimestamp(point.as_of, UTC),
+        components=Components(
+            **{
+                name: ComponentFigure(
+                    value=point.components[name].value,
+                    numerator=point.components[name].numerator,
+                    denominator=point.components[name].denominator,
+                )
+                for name in COMPONENTS
+            }
+        ),
+        engagement_score=point.score,
+        level=point.level,
+        level_confidence=point.confidence,
+    )
+
+
+def _day(text: str, name: str) -> int:
+    try:
+        return date.fromisoformat(text).toordinal()
+    except ValueError:
+        raise BadQuery(f"{name}={text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _month(text: str, name: str) -> int:
+    if len(text) == 7:
+        text += "-01"
+    try:
+        return month_key_of(date.fromisoformat(text).toordinal())
+    except ValueError:
+        raise BadQuery(f"{name}={text!r} is not a month (YYYY-MM) or a date") from None
+
+
+def history_response(ctx: WorkerContext, org_id: str, query: Any) -> HistoryResponse:
+    granularity = query.get("granularity", "day")
+    if granularity not in ("day", "month"):
+        raise BadQuery(f"granularity={granularity!r}: use day or month")
+    lo, hi = query.get("from"), query.get("to")
+    points: list[HistoryPointModel] = []
+    history = ctx.history
+    if granularity == "day":
+        first = _day(lo, "from") if lo else 0
+        last = _day(hi, "to") if hi else 10**7
+        if first > last:
+            raise BadQuery("from is after to")
+        for day, point in history.days(org_id, first, last):
+            points.append(_point_model(date.fromordinal(day).isoformat(), point))
+    else:
+        first = _month(lo, "from") if lo else 0
+        last = _month(hi, "to") if hi else 10**7
+        if first > last:
+            raise BadQuery("from is after to")
+        for key, point in history.months(org_id, first, last):
+            points.append(_point_model(month_label(key), point))
+    return HistoryResponse(
+        org_id=org_id,
+        granularity=granularity,
+        from_=lo,
+        to=hi,
+        retention_days=history.retention_days,
+        points=points,
+    )
+
+
+def history_csv(response: HistoryResponse) -> str:
+    """The points as CSV: a header row (``CSV_COLUMNS``), one row per period, oldest first.
+    Empty cells are null values."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in response.points:
+        row: list[Any] = [
+            response.org_id,
+            response.granularity,
+            p.period,
+            p.as_of.isoformat().replace("+00:00", "Z"),
+        ]
+        for name in COMPONENTS:
+            figure: ComponentFigure = getattr(p.components, name)
+            row += [
+                "" if figure.value is None else figure.value,
+                figure.numerator,
+                figure.denominator,
+            ]
+        row += [
+            "" if p.engagement_score is None else p.engagement_score,
+            p.level or "",
+            p.level_confidence,
+        ]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def wants_csv(request: Any) -> bool:
+    fmt = request.query.get("format")
+    if fmt is not None:
+        if fmt not in ("json", "csv"):
+            raise BadQuery(f"format={fmt!r}: use json or csv")
+        return fmt == "csv"
+    accept = request.headers.get("Accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def known(ctx: WorkerContext, org_id: str) -> bool:
+    return (
+        org_id in ctx.states.orgs
+        or ctx.history.day_span(org_id) is not None
+        or ctx.history.month_span(org_id) is not None
+    )
+
+
+def register_history_views(ctx: WorkerContext) -> None:
+    app = ctx.app
+    routed = org_route(ctx)
+
+    @app.page("/orgs/{org_id}/history")
+    @routed
+    async def org_history(web: Any, request: Any, org_id: str) -> Any:
+        try:
+            csv_wanted = wants_csv(request)
+            if not known(ctx, org_id):
+                return problem(
+                    web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id
+                )
+            response = history_response(ctx, org_id, request.query)
+        except BadQuery as exc:
+            return problem(web, 400, "bad query", str(exc), org_id)
+        if csv_wanted:
+            name = f"{org_id}-history-{response.granularity}.csv"
+            return web.text(
+                history_csv(response),
+                content_type="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        return web.json(response.model_dump(mode="json", by_alias=True))
