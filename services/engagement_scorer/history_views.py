@@ -1,7 +1,11 @@
-"""``GET /orgs/{org_id}/history``: an organisation's day-end or closed-month figures, as JSON
-or CSV, answered by the worker that owns the organisation (forwarded like every organisation
-endpoint, ``views.org_route``).
+"""The insight endpoints, answered by the worker that owns the organisation (forwarded like
+every organisation endpoint, ``views.org_route``):
 
+- ``GET /orgs/{org_id}/history``: day-end or closed-month figures, as JSON or CSV;
+- ``GET /orgs/{org_id}/advice``: advice per component below the target level's profile
+  (``engagement.domain.advice``, where all the wording is).
+
+History:
 Query: ``granularity`` (``day``, default, or ``month``), ``from`` and ``to`` (inclusive:
 ``YYYY-MM-DD`` for days, ``YYYY-MM`` or a date for months; default: everything retained),
 ``format`` (``json`` or ``csv``; without it, an ``Accept: text/csv`` asks for CSV). Errors
@@ -17,17 +21,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from engagement.domain import COMPONENTS, month_key_of, month_label
+from engagement.domain import COMPONENTS, Component, month_key_of, month_label
+from engagement.domain.advice import advise
 from engagement.domain.history import HistoryPoint
 from engagement.events import ComponentFigure, Components
 
 from .context import WorkerContext
-from .views import org_route
+from .publish import score_payload
+from .views import org_route, scored_state
 
 __all__ = [
     "CSV_COLUMNS",
+    "AdviceResponse",
     "HistoryPointModel",
     "HistoryResponse",
+    "advice_response",
     "history_csv",
     "problem",
     "register_history_views",
@@ -68,6 +76,60 @@ class HistoryResponse(BaseModel):
     points: list[HistoryPointModel]
 
     model_config = {"populate_by_name": True}
+
+
+class AdviceModel(BaseModel):
+    component: str
+    value: float
+    target_value: float = Field(description="the target level profile's value")
+    gap: float = Field(description="value - target_value, in points")
+    numerator: int
+    denominator: int
+    text: str = Field(description="one or two sentences, with the numbers behind them")
+
+
+class AdviceResponse(BaseModel):
+    org_id: str
+    as_of: datetime
+    operating_level: str | None
+    target_level: str | None
+    advice: list[AdviceModel]
+
+
+def advice_response(ctx: WorkerContext, org_id: str) -> AdviceResponse | None:
+    """The advice on the organisation's current figures (None: unknown organisation)."""
+    state = scored_state(ctx, org_id)
+    if state is None:
+        return None
+    payload = ctx.read_model.enrich(
+        score_payload(state, ctx.emitter.as_of_now(org_id, state.as_of))
+    )
+    components = {
+        name: Component(
+            getattr(payload.components, name).numerator,
+            getattr(payload.components, name).denominator,
+        )
+        for name in COMPONENTS
+    }
+    found = advise(components, payload.target_level, payload.operating_level)
+    return AdviceResponse(
+        org_id=org_id,
+        as_of=payload.as_of,
+        operating_level=payload.operating_level,
+        target_level=payload.target_level,
+        advice=[
+            AdviceModel(
+                component=a.component,
+                value=a.value,
+                target_value=a.target_value,
+                gap=a.gap,
+                numerator=a.numerator,
+                denominator=a.denominator,
+                text=a.text,
+            )
+            for a in found
+        ],
+    )
 
 
 class Problem(BaseModel):
@@ -231,3 +293,11 @@ def register_history_views(ctx: WorkerContext) -> None:
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
         return web.json(response.model_dump(mode="json", by_alias=True))
+
+    @app.page("/orgs/{org_id}/advice")
+    @routed
+    async def org_advice(web: Any, request: Any, org_id: str) -> Any:
+        found = advice_response(ctx, org_id)
+        if found is None:
+            return problem(web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id)
+        return web.json(found.model_dump(mode="json"))

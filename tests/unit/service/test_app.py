@@ -24,6 +24,7 @@ ROUTES = {
     "/orgs/{org_id}/level",
     "/orgs/{org_id}/alerts",
     "/orgs/{org_id}/history",
+    "/orgs/{org_id}/advice",
     "/benchmarks",
     "/ui",
     "/ui/",
