@@ -20,6 +20,7 @@ from engagement.settings import Settings
 from .agents import register_agents
 from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
+from .breakdown_store import Breakdowns
 from .clock import WorkerClock
 from .context import Topics, WorkerContext, WorkerTables
 from .emitter import ScoreEmitter
@@ -130,6 +131,7 @@ def _tables(app: faust.App, n: int) -> WorkerTables:
         benchmarks=app.GlobalTable("benchmarks", partitions=n, key_type=str),
         history_days=app.Table("history-days", partitions=n, key_type=str),
         history_months=app.Table("history-months", partitions=n, key_type=str),
+        breakdowns=app.Table("breakdowns", partitions=n, key_type=str),
     )
 
 
@@ -156,6 +158,7 @@ def create_app(
         HistoryTables(days=tables.history_days, months=tables.history_months),
         s.history_retention_days,
     )
+    breakdowns = Breakdowns(s, tables.breakdowns)
     read_model = ReadModel(
         tables.state.profiles,
         tables.benchmarks,
@@ -185,7 +188,7 @@ def create_app(
         states=states,
         read_model=read_model,
         emitter=emitter,
-        scoring=ScoringStage(s, states, emitter, clock, partitions, progress, history),
+        scoring=ScoringStage(s, states, emitter, clock, partitions, progress, history, breakdowns),
         assessments=assessments,
         assessing=AssessingStage(s, assessments, tables.state.profiles, history),
         benchmarking=BenchmarkingStage(
@@ -196,6 +199,7 @@ def create_app(
             s.output_source,
         ),
         history=history,
+        breakdowns=breakdowns,
     )
     setup_prometheus_sensors(app, registry=prometheus, name_prefix="engagement_faust")
     prometheus.register(for_read_model(read_model, lambda: states.orgs, s.org_metrics_cap))

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engagement.domain import Activity, Figures, ScoringRules, month_label
+from engagement.domain import Activity, Figures, OrgState, Outcome, ScoringRules, month_label
+from engagement.domain.breakdowns import OrgBreakdowns
 from engagement.domain.history import DEFAULT_RETENTION_DAYS, HistoryPoint, replay_with_history
 from engagement.events import (
     KafkaRecord,
@@ -35,6 +36,7 @@ from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 from engagement.recording import read_jsonl
 from engagement.settings import Settings
 
+from .breakdown_store import breakdown_view
 from .publish import score_payload
 
 __all__ = ["BatchResult", "main", "recompute", "timezones_from"]
@@ -56,6 +58,8 @@ class BatchResult:
         #: the history the stream records (``engagement.domain.history``)
         self.history_days: dict[str, dict[int, HistoryPoint]] = {}
         self.history_months: dict[str, dict[int, HistoryPoint]] = {}
+        #: org -> the breakdowns at the reported moment (``breakdown_store.breakdown_view``)
+        self.breakdowns: dict[str, dict[str, Any]] = {}
 
 
 def timezones_from(records: Iterable[KafkaRecord]) -> dict[str, str]:
@@ -96,7 +100,19 @@ def recompute(
                 continue
             yield to_activity(event)
 
-    replayed = replay_with_history(activities(), rules, timezones, retention_days)
+    breakdowns: dict[str, OrgBreakdowns] = {}
+
+    def breakdown(state: OrgState, activity: Activity, outcome: Outcome) -> None:
+        if outcome is Outcome.LATE:
+            return
+        found = breakdowns.get(state.org_id)
+        if found is None:
+            found = breakdowns[state.org_id] = OrgBreakdowns(
+                rules.window_days, rules.included_kinds
+            )
+        found.apply(activity, state.calendar.day(activity.time))
+
+    replayed = replay_with_history(activities(), rules, timezones, retention_days, breakdown)
     result.outcomes = {k.value: v for k, v in replayed.outcomes.items()}
     result.closed_months = {org: list(months) for org, months in replayed.closed_months.items()}
     result.history_days = replayed.days
@@ -104,6 +120,11 @@ def recompute(
     for org_id, state in sorted(replayed.orgs.items()):
         moment = state.as_of if as_of is None else max(as_of, state.as_of)
         result.scores[org_id] = score_payload(state, moment).model_dump(mode="json")
+        if org_id in breakdowns:
+            window = state.figures(moment)
+            result.breakdowns[org_id] = breakdown_view(
+                breakdowns[org_id].figures(window.last_day, window.components["visit"].denominator)
+            )
     return result
 
 
@@ -174,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--history",
         action="store_true",
-        help="also report every organisation's day-end and closed-month history",
+        help="also report every organisation's day-end and closed-month history and its breakdowns",
     )
     args = parser.parse_args(argv)
     settings = Settings()
@@ -209,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.history:
         output["history"] = history_json(result)
+        output["breakdowns"] = result.breakdowns
     body = json.dumps(
         output,
         indent=2,

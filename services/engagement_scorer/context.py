@@ -18,6 +18,7 @@ from engagement.settings import Settings
 
 from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
+from .breakdown_store import Breakdowns
 from .clock import WorkerClock
 from .emitter import ScoreEmitter
 from .history import History
@@ -72,6 +73,7 @@ class WorkerTables:
     benchmarks: TableT  # GlobalTable: group -> published benchmark (every worker reads it)
     history_days: TableT  # org\x1fday -> day-end figures; org -> span (``history``)
     history_months: TableT  # org\x1fmonth -> closed-month figures; org -> span
+    breakdowns: TableT  # org\x1f<fact> -> the breakdowns' facts (``breakdown_store``)
 
 
 @dataclass(slots=True)
@@ -93,3 +95,4 @@ class WorkerContext:
     assessing: AssessingStage
     benchmarking: BenchmarkingStage
     history: History  # day-end and closed-month figures (``history``)
+    breakdowns: Breakdowns  # the breakdowns of the owned organisations

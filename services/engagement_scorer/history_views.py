@@ -3,7 +3,11 @@ every organisation endpoint, ``views.org_route``):
 
 - ``GET /orgs/{org_id}/history``: day-end or closed-month figures, as JSON or CSV;
 - ``GET /orgs/{org_id}/advice``: advice per component below the target level's profile
-  (``engagement.domain.advice``, where all the wording is).
+  (``engagement.domain.advice``, where all the wording is);
+- ``GET /orgs/{org_id}/breakdowns``: View per channel, contributions and viewers by content
+  type, visit frequency, contributor concentration (``engagement.domain.breakdowns``).
+
+Also registers the rebuild of the breakdowns after a rebalance (their table's recovery).
 
 History:
 Query: ``granularity`` (``day``, default, or ``month``), ``from`` and ``to`` (inclusive:
@@ -301,3 +305,19 @@ def register_history_views(ctx: WorkerContext) -> None:
         if found is None:
             return problem(web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id)
         return web.json(found.model_dump(mode="json"))
+
+    @app.page("/orgs/{org_id}/breakdowns")
+    @routed
+    async def org_breakdowns(web: Any, request: Any, org_id: str) -> Any:
+        state = scored_state(ctx, org_id)
+        found = None
+        if state is not None:
+            window = state.figures(ctx.emitter.as_of_now(org_id, state.as_of))
+            found = ctx.breakdowns.figures(org_id, window)
+        if found is None:
+            return problem(web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id)
+        return web.json({"org_id": org_id, **found})
+
+    @ctx.tables.breakdowns.on_recover
+    async def rebuild_breakdowns() -> None:
+        ctx.breakdowns.rebuild(ctx.emitter.owns)

@@ -30,6 +30,7 @@ from engagement.events import (
 from engagement.ingest import to_activity
 from engagement.settings import Settings
 
+from .breakdown_store import Breakdowns
 from .clock import WorkerClock
 from .emitter import ScoreEmitter
 from .history import History
@@ -75,9 +76,11 @@ class ScoringStage:
         partitions: Partitions,
         progress: Progress,
         history: History | None = None,
+        breakdowns: Breakdowns | None = None,
     ) -> None:
         self.settings = settings
         self.history = history  # closed months recorded (issue 16)
+        self.breakdowns = breakdowns  # the breakdowns' facts (issue 16)
         self.states = states
         self.emitter = emitter
         self.clock = clock
@@ -108,6 +111,8 @@ class ScoringStage:
             result.outputs.extend(self.emitter.emit({org_id}))  # the day it leaves, first
         applied = state.apply(activity)
         self.states.persist(org_id, applied.changes)
+        if self.breakdowns is not None:  # issue 16 hook: breakdowns (persisted by the call)
+            self.breakdowns.apply(org_id, activity, applied.outcome, state.timezone)
         result.outcome = applied.outcome
         if applied.outcome is Outcome.LATE:
             late = DeadLetterReason.LATE

@@ -50,6 +50,7 @@ def to_activity(event: InboundEvent) -> Activity:
             content_type=str(data.content_type),
             action=str(data.action),
             audience_size=data.audience_size,
+            channel_id=data.channel_id or "",
         )
     if isinstance(data, ContentViewed):
         return Activity(

@@ -21,7 +21,7 @@ A record is a plain list ``[as_of, n, d, n, d, n, d, n, d, n, d, score, level, c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -132,11 +132,13 @@ def replay_with_history(
     rules: ScoringRules,
     timezones: Mapping[str, str] | None = None,
     retention_days: int = DEFAULT_RETENTION_DAYS,
+    on_applied: Callable[[OrgState, Activity, Outcome], None] | None = None,
 ) -> HistoryReplay:
     """Apply activities in log order (as ``replay``) and record the history the stream
     records: before an event takes an organisation into a later local day, the day it leaves
     (its figures at its stream time); at the end, each organisation's current day; every
-    closed month. Then the retention rule."""
+    closed month. Then the retention rule. ``on_applied(state, activity, outcome)`` is called
+    after each activity (the batch's breakdowns)."""
     timezones = timezones or {}
     result = HistoryReplay()
     for activity in activities:
@@ -150,6 +152,8 @@ def replay_with_history(
             result.days.setdefault(org_id, {})[day] = _figures_point(state.figures())
         applied = state.apply(activity)
         result.outcomes[applied.outcome] = result.outcomes.get(applied.outcome, 0) + 1
+        if on_applied is not None:
+            on_applied(state, activity, applied.outcome)
         for month in applied.closed_months:
             result.closed_months.setdefault(org_id, []).append(month)
             months = result.months.setdefault(org_id, {})

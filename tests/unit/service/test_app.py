@@ -25,6 +25,7 @@ ROUTES = {
     "/orgs/{org_id}/alerts",
     "/orgs/{org_id}/history",
     "/orgs/{org_id}/advice",
+    "/orgs/{org_id}/breakdowns",
     "/benchmarks",
     "/ui",
     "/ui/",
@@ -62,6 +63,7 @@ def test_create_app_registers_agents_tables_routes_and_metrics(tmp_path: Path) -
         "benchmarks",
         "history-days",
         "history-months",
+        "breakdowns",
     }
     routes = {str(r.resource.canonical) for r in ctx.app.web.web_app.router.routes()}
     assert routes >= ROUTES

@@ -16,6 +16,7 @@ from engagement.domain.history import HistoryPoint, month_last_day, point_of
 from engagement.events import ScoreUpdated, decode_output
 from engagement_scorer.assess import AssessingStage
 from engagement_scorer.batch import recompute, timezones_from
+from engagement_scorer.breakdown_store import Breakdowns
 from engagement_scorer.history import History, HistoryTables
 from engagement_scorer.history_views import (
     CSV_COLUMNS,
@@ -39,6 +40,8 @@ class Pipeline(FirstStage):
         super().__init__(settings(history_retention_days=retention_days))
         self.history_tables = HistoryTables(days={}, months={})
         self.history = History(self.history_tables, retention_days)
+        self.breakdown_table: dict[str, Any] = {}
+        self.breakdowns = Breakdowns(self.settings, self.breakdown_table)
         self.stage = ScoringStage(
             self.settings,
             self.states,
@@ -47,6 +50,7 @@ class Pipeline(FirstStage):
             self.partitions,
             self.progress,
             self.history,
+            self.breakdowns,
         )
         self.second = AssessingStage(self.settings, self.assessments, {}, self.history)
         self.random = random.Random(seed)
@@ -220,3 +224,21 @@ def test_history_moments_are_never_in_the_future_of_their_day() -> None:
         for day, pt in p.history.days(org, 0, 10**7):
             assert pt.as_of <= END.timestamp() + 86_400
             assert date.fromordinal(day) <= (END + timedelta(days=1)).date()
+
+
+def test_stream_breakdowns_equal_the_batch_and_survive_a_rebuild() -> None:
+    zones = timezones_from(LOG.profiles)
+    p = Pipeline()
+    for rec in LOG.profiles:
+        p.stage.profile(rec.key, rec.value, rec.headers)
+    p.run(list(LOG.activity), 0.05)
+    batch = recompute(LOG.activity, p.settings.scoring_rules(), zones)
+    assert set(batch.breakdowns) == set(p.breakdowns.orgs)
+    rebuilt = Breakdowns(p.settings, p.breakdown_table)
+    rebuilt.rebuild(lambda org: True)
+    for org, expected in batch.breakdowns.items():
+        window = p.states.orgs[org].figures()
+        assert p.breakdowns.figures(org, window) == expected
+        assert rebuilt.figures(org, window) == expected
+        assert sum(expected["visit_frequency"].values()) > 0
+        assert expected["channels"]
