@@ -1,8 +1,9 @@
 """The history against the real broker: the day-end and closed-month figures the API serves
 equal the batch recomputation's, day by day and month by month, after a normal run, after a
 SIGKILL and restart mid-stream (the history is rebuilt from its changelogs), and after a
-failover (two workers, one killed mid-stream: the survivor serves the whole history). CSV
-export and problem+json errors through the same endpoint.
+failover (two workers, one killed mid-stream: the survivor serves the whole history). The
+breakdowns equal the batch's in each case too. CSV export, advice and problem+json errors
+through the same endpoints.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from engagement.domain import COMPONENTS, month_label
+from engagement.domain import COMPONENTS, Component, month_label
+from engagement.domain.advice import advise
 from engagement.settings import Settings
 from engagement_scorer.batch import recompute, timezones_from
 from engagement_scorer.history_views import CSV_COLUMNS
@@ -79,6 +81,17 @@ def api_history(worker: Worker, orgs: Any = None) -> dict[str, Any]:
     return got
 
 
+def api_breakdowns(worker: Worker) -> dict[str, Any]:
+    got: dict[str, Any] = {}
+    for org in BATCH.breakdowns:
+        with contextlib.suppress(OSError, ValueError):
+            status, body = worker.get(f"/orgs/{org}/breakdowns")
+            if status == 200:
+                body.pop("org_id")
+                got[org] = body
+    return got
+
+
 def assert_history_equals_batch(worker: Worker, timeout: float = 180) -> None:
     try:
         wait_until(
@@ -91,6 +104,19 @@ def assert_history_equals_batch(worker: Worker, timeout: float = 180) -> None:
         got = api_history(worker)
         differ = {o: (got.get(o), e) for o, e in EXPECTED.items() if got.get(o) != e}
         assert not differ, f"{len(differ)} orgs differ, e.g. {next(iter(differ.items()), None)}"
+    try:
+        wait_until(
+            lambda: api_breakdowns(worker) == BATCH.breakdowns,
+            timeout=60,
+            interval=1.0,
+            what="breakdowns = batch",
+        )
+    finally:
+        got = api_breakdowns(worker)
+        differ = {o: (got.get(o), e) for o, e in BATCH.breakdowns.items() if got.get(o) != e}
+        assert not differ, (
+            f"breakdowns of {len(differ)} orgs differ: {next(iter(differ.items()), None)}"
+        )
 
 
 def processed(worker: Worker) -> float:
@@ -177,6 +203,22 @@ async def test_history_equals_batch_and_exports_as_csv(
 
     status, content_type, _ = raw_get(worker, "/orgs/no-such-org/history")
     assert (status, content_type) == (404, "application/problem+json")
+    for endpoint in ("advice", "breakdowns"):
+        status, content_type, _ = raw_get(worker, f"/orgs/no-such-org/{endpoint}")
+        assert (status, content_type) == (404, "application/problem+json")
+    # advice: the domain's advice on the served figures, for every organisation with a target
+    with_target = 0
+    for name in EXPECTED:
+        _, score = worker.get(f"/orgs/{name}/score")
+        _, advice = worker.get(f"/orgs/{name}/advice")
+        figures = {
+            c: Component(score["components"][c]["numerator"], score["components"][c]["denominator"])
+            for c in COMPONENTS
+        }
+        expected_advice = advise(figures, score["target_level"], score["operating_level"])
+        assert [a["text"] for a in advice["advice"]] == [a.text for a in expected_advice]
+        with_target += score["target_level"] is not None
+    assert with_target
     status, content_type, text = raw_get(worker, f"/orgs/{org}/history?granularity=week")
     assert (status, content_type) == (400, "application/problem+json")
     assert "granularity" in text
