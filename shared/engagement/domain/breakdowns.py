@@ -9,11 +9,11 @@ the one exception and is documented):
 - ``visits``: account -> bitmask of the local days it visited (bit ``day - base``);
 - ``contributed``: "type\\x1fcontent\\x1fauthor" -> latest local day it was published
   (created or edited);
-- ``viewed``: "type\\x1faccount" -> latest local day the account viewed content of the type;
+- ``viewed``: type -> account -> latest local day the account viewed content of the type;
 - ``messages``: channel message id -> [day, channel, audience (0: none declared)], the
   earliest publication;
-- ``reads``: "message\\x1faccount" -> latest local day of the read (reads of messages not seen
-  yet are kept, like View's, until they leave the window);
+- ``readers``: message -> its distinct readers (reads of messages not seen yet are kept, like
+  View's, until their latest read leaves the window; a message's reads leave with it);
 - ``excluded``: accounts deleted, or created with a kind that does not count: left out of
   every breakdown from then on.
 
@@ -73,9 +73,12 @@ class OrgBreakdowns:
         self.base = -1  # day of bit 0 of the visit masks
         self.visits: dict[str, int] = {}
         self.contributed: dict[str, int] = {}
-        self.viewed: dict[str, int] = {}
+        #: content type -> account -> latest day it viewed that type (account strings shared)
+        self.viewed: dict[str, dict[str, int]] = {}
         self.messages: dict[str, list[Any]] = {}
-        self.reads: dict[str, int] = {}
+        #: message -> its distinct readers, and the latest day one of them read it
+        self.readers: dict[str, set[str]] = {}
+        self.read_day: dict[str, int] = {}
         self.excluded: set[str] = set()
         self.latest_day = -1  # latest local day applied
         self._pruned_for = -1
@@ -123,15 +126,19 @@ class OrgBreakdowns:
                     self.messages[activity.content_id] = record
                     out.append(BreakdownChange(f"{MESSAGES}{SEP}{activity.content_id}", record))
         elif kind is ActivityKind.CONTENT_VIEWED:
-            key = f"{activity.content_type}{SEP}{account}"
-            if self.viewed.get(key, -1) < day:
-                self.viewed[key] = day
+            by_type = self.viewed.setdefault(activity.content_type, {})
+            if by_type.get(account, -1) < day:
+                by_type[account] = day
+                key = f"{activity.content_type}{SEP}{account}"
                 out.append(BreakdownChange(f"{VIEWED}{SEP}{key}", day))
             if activity.is_message_read:
-                key = f"{activity.content_id}{SEP}{account}"
-                if self.reads.get(key, -1) < day:
-                    self.reads[key] = day
-                    out.append(BreakdownChange(f"{READS}{SEP}{key}", day))
+                message = activity.content_id
+                readers = self.readers.setdefault(message, set())
+                if account not in readers:
+                    readers.add(account)
+                    out.append(BreakdownChange(f"{READS}{SEP}{message}{SEP}{account}", day))
+                if self.read_day.get(message, -1) < day:
+                    self.read_day[message] = day
         return out
 
     def prune(self, day: int) -> list[BreakdownChange]:
@@ -139,16 +146,24 @@ class OrgBreakdowns:
         first = day - self.window_days + 1
         self._pruned_for = first
         out: list[BreakdownChange] = []
-        for kind, table in ((CONTRIBUTED, self.contributed), (VIEWED, self.viewed)):
-            for key in [k for k, d in table.items() if d < first]:
-                del table[key]
-                out.append(BreakdownChange(f"{kind}{SEP}{key}", None))
+        for key in [k for k, d in self.contributed.items() if d < first]:
+            del self.contributed[key]
+            out.append(BreakdownChange(f"{CONTRIBUTED}{SEP}{key}", None))
+        for type_, by_type in self.viewed.items():
+            for account in [a for a, d in by_type.items() if d < first]:
+                del by_type[account]
+                out.append(BreakdownChange(f"{VIEWED}{SEP}{type_}{SEP}{account}", None))
         for key in [k for k, m in self.messages.items() if m[0] < first]:
             del self.messages[key]
             out.append(BreakdownChange(f"{MESSAGES}{SEP}{key}", None))
-        for key in [k for k, d in self.reads.items() if d < first]:
-            del self.reads[key]
-            out.append(BreakdownChange(f"{READS}{SEP}{key}", None))
+        # a message's reads go with it; reads of a message never seen, once read long ago
+        stale = [
+            m for m in self.readers if m not in self.messages and self.read_day.get(m, -1) < first
+        ]
+        for message in stale:
+            for account in self.readers.pop(message):
+                out.append(BreakdownChange(f"{READS}{SEP}{message}{SEP}{account}", None))
+            self.read_day.pop(message, None)
         if self.base >= 0 and first - self.base > 2 * self.window_days:
             shift = first - self.base
             self.base = first
@@ -184,14 +199,18 @@ class OrgBreakdowns:
                 state.contributed[rest] = int(value)
                 state.latest_day = max(state.latest_day, int(value))
             elif kind == VIEWED:
-                state.viewed[rest] = int(value)
+                type_, _, account = rest.partition(SEP)
+                state.viewed.setdefault(type_, {})[account] = int(value)
                 state.latest_day = max(state.latest_day, int(value))
             elif kind == MESSAGES:
                 state.messages[rest] = [int(value[0]), str(value[1]), int(value[2])]
                 state.latest_day = max(state.latest_day, int(value[0]))
             elif kind == READS:
-                state.reads[rest] = int(value)
-                state.latest_day = max(state.latest_day, int(value))
+                message, _, account = rest.partition(SEP)
+                state.readers.setdefault(message, set()).add(account)
+                day = int(value)
+                state.read_day[message] = max(state.read_day.get(message, -1), day)
+                state.latest_day = max(state.latest_day, day)
             elif kind == EXCLUDED:
                 state.excluded.add(rest)
         for mask in state.visits.values():
@@ -218,19 +237,17 @@ class OrgBreakdowns:
         return first <= day <= last
 
     def _channels(self, first: int, last: int, activated: int) -> list[dict[str, Any]]:
-        readers: Counter[str] = Counter()
-        for key, day in self.reads.items():
-            message, _, account = key.partition(SEP)
-            if day <= last and account not in self.excluded and message in self.messages:
-                readers[message] += 1
         per: dict[str, list[int]] = {}
+        ex = self.excluded
         for message, (day, channel, declared) in self.messages.items():
             if not self._in(day, first, last):
                 continue
             audience = declared or activated
+            readers = self.readers.get(message, ())
+            n = len(readers) - (len(ex.intersection(readers)) if ex else 0)
             row = per.setdefault(channel, [0, 0, 0])
             row[0] += 1
-            row[1] += min(readers[message], audience)
+            row[1] += min(n, audience)
             row[2] += audience
         rows: list[dict[str, Any]] = [
             {
@@ -254,10 +271,10 @@ class OrgBreakdowns:
                 items[type_].add(content)
                 contributors[type_].add(author)
         viewers: Counter[str] = Counter()
-        for key, day in self.viewed.items():
-            type_, _, account = key.partition(SEP)
-            if self._in(day, first, last) and account not in self.excluded:
-                viewers[type_] += 1
+        for type_, by_type in self.viewed.items():
+            for account, day in by_type.items():
+                if self._in(day, first, last) and account not in self.excluded:
+                    viewers[type_] += 1
         return {
             t: {
                 "contributions": len(items[t]),

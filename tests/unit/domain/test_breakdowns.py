@@ -152,7 +152,7 @@ def test_the_state_holds_one_window_and_restores_from_its_facts() -> None:
         )
         apply(act(K.CONTENT_VIEWED, f"v{d % 5}", content_id=f"m{d}", content_type="message"), d)
     assert len(b.messages) <= 30  # one window of messages, not 100
-    assert len(b.reads) <= 30
+    assert len(b.readers) <= 30
     again = OrgBreakdowns.restore(facts.items())
     for day in (D + 99, D + 105):
         assert again.figures(day, 7) == b.figures(day, 7)
