@@ -2,14 +2,18 @@
 # `make run`: a local Kafka, the scorer worker and the simulator, with a live score table.
 #
 # Starts Kafka (unless a broker is already running: then it is used and left running), the
-# scorer worker, waits for its /health, runs the simulator (30 days of history for 6
-# organisations, then live traffic) and prints the organisations' scores every 3 s until the
-# simulator ends or Ctrl-C. On exit it stops everything it started, by pid.
+# scorer worker, waits for its /health, runs the simulator in its demo mode (30 days of
+# history for 8 organisations, 6 of them in one peer group so its benchmark is published, then
+# live traffic in which one organisation's Reach drops so an alert fires) and prints the
+# organisations' scores every 3 s until Ctrl-C (or, with RUN_LIVE_MINUTES, until the simulator
+# ends). On exit it stops everything it started, by pid.
 #
 # Environment:
 #   ENGAGEMENT_WEB_PORT   scorer web port                          (default 6066)
-#   RUN_LIVE_MINUTES      minutes of live traffic after backfill  (default 10, 0 = none)
-#   RUN_ORGS RUN_DAYS RUN_RATE RUN_SEED   simulator knobs          (default 6 30 20 42)
+#   RUN_LIVE_MINUTES      minutes of live traffic after backfill  (default: until Ctrl-C;
+#                         a number bounds the run, 0 = no live traffic)
+#   RUN_DROP_AFTER        seconds of live traffic before the demo's drop (default 90)
+#   RUN_ORGS RUN_DAYS RUN_RATE RUN_SEED   simulator knobs          (default 8 30 20 42)
 #   KAFKA_PORT            broker port                              (default 9092)
 # Logs and pids: .run/scorer.log, .run/simulator.log, .run/*.pid
 set -euo pipefail
@@ -21,8 +25,9 @@ PY=.venv/bin/python
 KAFKA=(bash deploy/kafka/kafka.sh)
 WEB_PORT=${ENGAGEMENT_WEB_PORT:-6066}
 KAFKA_PORT=${KAFKA_PORT:-9092}
-LIVE_MINUTES=${RUN_LIVE_MINUTES:-10}
-ORGS=${RUN_ORGS:-6}
+LIVE_MINUTES=${RUN_LIVE_MINUTES:-}
+DROP_AFTER=${RUN_DROP_AFTER:-90}
+ORGS=${RUN_ORGS:-8}
 DAYS=${RUN_DAYS:-30}
 RATE=${RUN_RATE:-20}
 SEED=${RUN_SEED:-42}
@@ -120,13 +125,21 @@ done
 log "scorer is up"
 
 # ------------------------------------------------------------------------------ simulator
+if [[ -n "$LIVE_MINUTES" ]]; then
+  LIVE=(--live-minutes "$LIVE_MINUTES")
+  LIVE_TEXT="$LIVE_MINUTES min"
+else
+  LIVE=(--live-until-stopped)
+  LIVE_TEXT="until Ctrl-C"
+fi
 "${DETACH[@]}" "$PY" -m engagement_simulator --orgs "$ORGS" --days "$DAYS" --seed "$SEED" \
-  --live-minutes "$LIVE_MINUTES" --rate "$RATE" --no-progress \
+  "${LIVE[@]}" --rate "$RATE" --demo --demo-drop-after "$DROP_AFTER" --no-progress \
   >"$RUN_DIR/simulator.log" 2>&1 &
 SIM_PID=$!
 echo "$SIM_PID" >"$RUN_DIR/simulator.pid"
 log "simulator started (pid $SIM_PID, log $RUN_DIR/simulator.log): $ORGS organisations," \
-  "$DAYS days of history, then $LIVE_MINUTES min live at $RATE events/s"
+  "$DAYS days of history, then live at $RATE events/s $LIVE_TEXT;" \
+  "one organisation's Reach drops ${DROP_AFTER} s into the live phase"
 
 # ------------------------------------------------------------------------------ score table
 # One snapshot of the scorer's scores per call: services/engagement_simulator/demo_table.py.

@@ -20,11 +20,14 @@ from engagement.settings import Settings
 from .agents import register_agents
 from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
+from .breakdown_store import Breakdowns
 from .changelog import ChangelogWriter
 from .clock import WorkerClock
 from .context import Topics, WorkerContext, WorkerTables
 from .dataplane import ActivityPlane, DataPlaneMetrics
 from .emitter import ScoreEmitter
+from .history import History, HistoryTables
+from .history_views import register_history_views
 from .metrics import ScorerMetrics
 from .org_metrics import for_read_model
 from .partitions import FaustPartitions
@@ -38,7 +41,7 @@ from .state import OrgStates, StateTables
 from .transport import EngagementApp
 from .ui_views import register_ui
 from .views import register_views
-from .writes import TABLES, PendingWrites
+from .writes import TABLES, PendingTable, PendingWrites
 
 __all__ = ["create_app"]
 
@@ -139,6 +142,9 @@ def _tables(app: faust.App, n: int, s: Settings) -> WorkerTables:
         assessments=table("assessments"),
         peers=table("peers"),
         benchmarks=app.GlobalTable("benchmarks", partitions=n, key_type=str),
+        history_days=app.Table("history-days", partitions=n, key_type=str),
+        history_months=app.Table("history-months", partitions=n, key_type=str),
+        breakdowns=app.Table("breakdowns", partitions=n, key_type=str),
     )
 
 
@@ -160,9 +166,18 @@ def create_app(
     clock = WorkerClock.from_settings(s)
     partitions = FaustPartitions(app)
     progress = Progress()
+    # the first stage's writes (its state, breakdowns, closed months) go out per batch
     writes = PendingWrites()
     states = OrgStates(s.scoring_rules(), tables.state, s.topic_partitions, writes)
     assessments = Assessments(s, tables.assessments)
+    history = History(
+        HistoryTables(
+            days=tables.history_days,
+            months=PendingTable("history-months", writes, tables.history_months),
+        ),
+        s.history_retention_days,
+    )
+    breakdowns = Breakdowns(s, PendingTable("breakdowns", writes, tables.breakdowns))
     read_model = ReadModel(
         tables.state.profiles,
         tables.benchmarks,
@@ -182,10 +197,14 @@ def create_app(
     topics = _topics(app, s)
     metrics = ScorerMetrics(prometheus)
     bad_input_log = RateLimitedLog(log)
-    scoring = ScoringStage(s, states, emitter, clock, partitions, progress)
+    scoring = ScoringStage(s, states, emitter, clock, partitions, progress, history, breakdowns)
     sender = TopicSender(topics.outputs(), metrics, bad_input_log)
     changelog = ChangelogWriter(
-        {name: getattr(tables.state, name) for name in TABLES},
+        {
+            **{name: getattr(tables.state, name) for name in TABLES},
+            "breakdowns": tables.breakdowns,
+            "history-months": tables.history_months,
+        },
         writes,
         lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]
     )
@@ -216,7 +235,7 @@ def create_app(
         emitter=emitter,
         scoring=scoring,
         assessments=assessments,
-        assessing=AssessingStage(s, assessments, tables.state.profiles),
+        assessing=AssessingStage(s, assessments, tables.state.profiles, history),
         benchmarking=BenchmarkingStage(
             tables.peers,
             tables.benchmarks,
@@ -227,10 +246,13 @@ def create_app(
         sender=sender,
         changelog=changelog,
         plane=plane,
+        history=history,
+        breakdowns=breakdowns,
     )
     setup_prometheus_sensors(app, registry=prometheus, name_prefix="engagement_faust")
     prometheus.register(for_read_model(read_model, lambda: states.orgs, s.org_metrics_cap))
     register_agents(ctx)
     register_views(ctx)
     register_ui(ctx)
+    register_history_views(ctx)
     return ctx

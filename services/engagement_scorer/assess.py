@@ -29,6 +29,7 @@ from engagement.events import RejectedEvent, ScoreUpdated, decode_output
 from engagement.ingest import epoch_seconds
 from engagement.settings import Settings
 
+from .history import History
 from .org_profile import OrgProfileView, PeerGroupKey
 from .ports import Table
 from .publish import Outgoing, alert_record, level_changed_record
@@ -172,10 +173,17 @@ class ScoreAssessed:
 
 
 class AssessingStage:
-    def __init__(self, settings: Settings, assessments: Assessments, profiles: Table) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        assessments: Assessments,
+        profiles: Table,
+        history: History | None = None,
+    ) -> None:
         self.settings = settings
         self.assessments = assessments
         self.profiles = profiles
+        self.history = history  # day-end figures recorded from every score (issue 16)
 
     def score_event(
         self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
@@ -193,6 +201,8 @@ class AssessingStage:
         if not isinstance(payload, ScoreUpdated):
             return out
         org_id = payload.org_id
+        if self.history is not None:  # each score overwrites its day: the day's last wins
+            self.history.record_score(payload)
         profile = OrgProfileView.from_json(org_id, self.profiles.get(org_id))
         assessment = self.assessments.get(org_id)
         change, transitions = assess(s, assessment, payload, profile)

@@ -3,6 +3,8 @@
     engagement-batch --jsonl activity.jsonl [--profiles-jsonl profiles.jsonl]
     engagement-batch --topic intranet.activity [--profiles-topic intranet.org-profiles]
 
+    engagement-batch --jsonl activity.jsonl --history   # + the history
+
 (``python -m engagement_scorer.batch`` is the same command.)
 
 The log is replayed in its recorded order (per organisation this is the order the stream
@@ -17,11 +19,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from engagement.cli import parser as command_parser
-from engagement.domain import Activity, Figures, ScoringRules, replay
+from engagement.domain import Activity, Figures, OrgState, Outcome, ScoringRules, month_label
+from engagement.domain.breakdowns import OrgBreakdowns
+from engagement.domain.history import DEFAULT_RETENTION_DAYS, HistoryPoint, replay_with_history
 from engagement.events import (
     KafkaRecord,
     OrgProfile,
@@ -34,6 +38,7 @@ from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 from engagement.recording import read_jsonl
 from engagement.settings import Settings
 
+from .breakdown_store import breakdown_view
 from .publish import score_payload
 
 __all__ = ["BatchResult", "main", "recompute", "timezones_from"]
@@ -51,6 +56,12 @@ class BatchResult:
         #: org -> the calendar months the replay closed, in order (``ReplayResult.closed_months``:
         #: the figures the stream publishes once per month on ``engagement.monthly``)
         self.closed_months: dict[str, list[Figures]] = {}
+        #: org -> local day ordinal -> day-end figures, and org -> month key -> closed month:
+        #: the history the stream records (``engagement.domain.history``)
+        self.history_days: dict[str, dict[int, HistoryPoint]] = {}
+        self.history_months: dict[str, dict[int, HistoryPoint]] = {}
+        #: org -> the breakdowns at the reported moment (``breakdown_store.breakdown_view``)
+        self.breakdowns: dict[str, dict[str, Any]] = {}
 
 
 def timezones_from(records: Iterable[KafkaRecord]) -> dict[str, str]:
@@ -72,6 +83,7 @@ def recompute(
     timezones: dict[str, str] | None = None,
     as_of: int | None = None,
     max_value_bytes: int = 256 * 1024,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> BatchResult:
     result = BatchResult()
 
@@ -90,12 +102,31 @@ def recompute(
                 continue
             yield to_activity(event)
 
-    replayed = replay(activities(), rules, timezones)
+    breakdowns: dict[str, OrgBreakdowns] = {}
+
+    def breakdown(state: OrgState, activity: Activity, outcome: Outcome) -> None:
+        if outcome is Outcome.LATE:
+            return
+        found = breakdowns.get(state.org_id)
+        if found is None:
+            found = breakdowns[state.org_id] = OrgBreakdowns(
+                rules.window_days, rules.included_kinds
+            )
+        found.apply(activity, state.calendar.day(activity.time))
+
+    replayed = replay_with_history(activities(), rules, timezones, retention_days, breakdown)
     result.outcomes = {k.value: v for k, v in replayed.outcomes.items()}
     result.closed_months = {org: list(months) for org, months in replayed.closed_months.items()}
+    result.history_days = replayed.days
+    result.history_months = replayed.months
     for org_id, state in sorted(replayed.orgs.items()):
         moment = state.as_of if as_of is None else max(as_of, state.as_of)
         result.scores[org_id] = score_payload(state, moment).model_dump(mode="json")
+        if org_id in breakdowns:
+            window = state.figures(moment)
+            result.breakdowns[org_id] = breakdown_view(
+                breakdowns[org_id].figures(window.last_day, window.components["visit"].denominator)
+            )
     return result
 
 
@@ -135,6 +166,24 @@ async def _read_topic(
         await consumer.stop()
 
 
+def history_json(result: BatchResult) -> dict[str, Any]:
+    """org -> {"days": {date: record}, "months": {YYYY-MM: record}} (``HistoryPoint``
+    records, as the worker's history tables hold them)."""
+    orgs = sorted(set(result.history_days) | set(result.history_months))
+    return {
+        org: {
+            "days": {
+                date.fromordinal(d).isoformat(): p.to_record()
+                for d, p in result.history_days.get(org, {}).items()
+            },
+            "months": {
+                month_label(k): p.to_record() for k, p in result.history_months.get(org, {}).items()
+            },
+        }
+        for org in orgs
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("engagement-batch", (__doc__ or "").strip())
     source = parser.add_mutually_exclusive_group(required=True)
@@ -145,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: settings)")
     parser.add_argument("--as-of", help="report every org at this RFC 3339 moment")
     parser.add_argument("--out", help="write the JSON here instead of stdout")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="also report every organisation's day-end and closed-month history and its breakdowns",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     bootstrap = args.bootstrap or settings.kafka_bootstrap
@@ -169,9 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         timezones_from(profiles),
         as_of,
         settings.max_event_bytes,
+        settings.history_retention_days,
     )
+    output: dict[str, Any] = {
+        "scores": result.scores,
+        "rejected": result.rejected,
+        "outcomes": result.outcomes,
+    }
+    if args.history:
+        output["history"] = history_json(result)
+        output["breakdowns"] = result.breakdowns
     body = json.dumps(
-        {"scores": result.scores, "rejected": result.rejected, "outcomes": result.outcomes},
+        output,
         indent=2,
         sort_keys=True,
     )

@@ -18,10 +18,12 @@ from engagement.settings import Settings
 
 from .assess import AssessingStage, Assessments
 from .benchmarking import BenchmarkingStage
+from .breakdown_store import Breakdowns
 from .changelog import ChangelogWriter
 from .clock import WorkerClock
 from .dataplane import ActivityPlane
 from .emitter import ScoreEmitter
+from .history import History
 from .metrics import ScorerMetrics
 from .ports import Partitions
 from .progress import Progress
@@ -72,6 +74,9 @@ class WorkerTables:
     assessments: TableT  # org_id -> second-stage record (``assess.Assessment``)
     peers: TableT  # group\x1forg -> component values (benchmark stage)
     benchmarks: TableT  # GlobalTable: group -> published benchmark (every worker reads it)
+    history_days: TableT  # org\x1fday -> day-end figures; org -> span (``history``)
+    history_months: TableT  # org\x1fmonth -> closed-month figures; org -> span
+    breakdowns: TableT  # org\x1f<fact> -> the breakdowns' facts (``breakdown_store``)
 
 
 @dataclass(slots=True)
@@ -95,3 +100,5 @@ class WorkerContext:
     sender: TopicSender  # every output record goes out here
     changelog: ChangelogWriter  # the first stage's table writes, a batch at a time
     plane: ActivityPlane  # the activity topic's batch data plane
+    history: History  # day-end and closed-month figures (``history``)
+    breakdowns: Breakdowns  # the breakdowns of the owned organisations

@@ -34,8 +34,10 @@ from engagement.fast_ingest import DecodeStats, decode_to_activity
 from engagement.ingest import to_activity
 from engagement.settings import Settings
 
+from .breakdown_store import Breakdowns
 from .clock import WorkerClock
 from .emitter import ScoreEmitter
+from .history import History
 from .ports import Partitions
 from .progress import Progress, caught_up
 from .publish import Outgoing, dead_letter, month_closed
@@ -119,8 +121,12 @@ class ScoringStage:
         clock: WorkerClock,
         partitions: Partitions,
         progress: Progress,
+        history: History | None = None,
+        breakdowns: Breakdowns | None = None,
     ) -> None:
         self.settings = settings
+        self.history = history  # closed months recorded (issue 16)
+        self.breakdowns = breakdowns  # the breakdowns' facts (issue 16)
         self.states = states
         self.emitter = emitter
         self.clock = clock
@@ -202,6 +208,8 @@ class ScoringStage:
         applied = state.apply(activity)
         if applied.changes:
             self.states.persist(org_id, applied.changes)
+        if self.breakdowns is not None:  # the breakdowns' facts (written with the batch)
+            self.breakdowns.apply(org_id, activity, applied.outcome, state.timezone)
         if applied.outcome is Outcome.LATE:
             late = DeadLetterReason.LATE
             outputs.append(dead_letter(s.dead_letter_topic, key, value, headers, late, LATE_DETAIL))
@@ -214,6 +222,9 @@ class ScoringStage:
         """Final figures of the months the state just closed: each month closes once, in the
         state (persisted with its clock), so it is published once (ids are deterministic)."""
         s = self.settings
+        for figures in months:  # history of closed months (issue 16 hook)
+            if self.history is not None:
+                self.history.record_month(state.org_id, figures)
         return [
             Outgoing.of(s.monthly_topic, month_closed(state, figures, s.output_source))
             for figures in months

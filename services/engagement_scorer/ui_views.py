@@ -2,16 +2,17 @@
 
 No build step and nothing from a CDN: the pages are the hand-written files in ``ui/`` (HTML,
 vanilla JavaScript drawing inline SVG, CSS), served from memory. The pages read the public
-query API (``/orgs``, ``/orgs/{id}/score``, ``/level``, ``/alerts``) and poll it every few
-seconds; three small JSON endpoints under ``/ui/`` add what the API does not carry:
+query API (``/orgs``, ``/orgs/{id}/score``, ``/level``, ``/alerts``, ``/history`` for the
+trend, the closed months and the CSV download, ``/advice``, ``/breakdowns``) and poll it
+every few seconds; three small JSON endpoints under ``/ui/`` add what the API does not carry:
 
 - ``GET /ui/profiles.json``: the level profiles the levels are computed against.
 - ``GET /ui/api/orgs/{org_id}/profile``: name, target and the organisation's peer group with
   its published quartiles (the group is only published with at least k organisations).
-- ``GET /ui/api/orgs/{org_id}/trend``: the 30-day trend, see :class:`TrendRecorder`.
+- ``GET /ui/api/orgs/{org_id}/trend``: the in-memory 30-day trend, see :class:`TrendRecorder`
+  (kept for API clients; the page draws its trend from the history, which survives restarts).
 
-Trend, honestly: the domain state is exact for *now* and cannot be asked for the figures of an
-earlier day, and there is no history store. So the worker that owns an organisation records,
+The recorder predates the history store: the worker that owns an organisation records,
 in memory, the figures it publishes (a sampler follows the debounced score updates) and keeps
 the latest figures of each local day of ``as_of``, for the last 30 days. A backfill streams
 through its days at event time, so after one the trend covers the days it contained. The

@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["DELETED", "TABLES", "PendingWrites"]
+__all__ = ["DELETED", "EXTRA_TABLES", "TABLES", "PendingTable", "PendingWrites"]
 
 #: The first stage's tables, by name (``state.StateTables``' fields).
 TABLES: tuple[str, ...] = ("orgs", "accounts", "messages", "reads", "profiles")
+#: Tables the first stage's helpers write (``breakdown_store``, ``history``), by Faust name.
+EXTRA_TABLES: tuple[str, ...] = ("breakdowns", "history-months")
 
 
 class _Deleted:
@@ -41,6 +43,8 @@ class PendingWrites:
 
     def __init__(self) -> None:
         self._pending: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in TABLES}
+        for name in EXTRA_TABLES:
+            self._pending[name] = {}
         #: the input partition the writes belong to (the changelog partition they go to)
         self.partition = 0
 
@@ -95,3 +99,42 @@ class PendingWrites:
                     target[key] = value
                 n += 1
         return n
+
+
+class PendingTable(MutableMapping[str, Any]):
+    """A table as a first-stage helper (breakdowns, closed-month history) writes it: writes
+    go to ``writes`` under ``name`` (written out with the batch, ``changelog``); reads see
+    them first, then the table."""
+
+    def __init__(self, name: str, writes: PendingWrites, table: MutableMapping[str, Any]) -> None:
+        self.name = name
+        self.writes = writes
+        self.table = table
+
+    def __getitem__(self, key: str) -> Any:
+        pending = self.writes.get(self.name, key)
+        if pending is DELETED:
+            raise KeyError(key)
+        if pending is not None:
+            return pending
+        return self.table[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.set(self.name, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes.delete(self.name, key)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        try:
+            value = self[key]
+        except KeyError:
+            value = default
+        self.writes.delete(self.name, key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:  # the table as written out (a rebuild's view)
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +29,11 @@ from pathlib import Path
 import structlog
 
 from engagement.cli import parser as command_parser
+from engagement.events import KafkaRecord
 from engagement.logging import configure_logging
 from engagement.settings import Settings
 
+from .demo import Demo, onboarding_wave, shape_demo
 from .files import write_jsonl
 from .generate import DEFAULT_EVENTS_PER_ACCOUNT_DAY, SimulatedLog, generate
 from .live import LiveTraffic
@@ -112,7 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="after the backfill, produce live events for this many minutes (0: stop)",
     )
     parser.add_argument(
+        "--live-until-stopped",
+        action="store_true",
+        help="produce live events until stopped (Ctrl-C, SIGTERM) instead of --live-minutes",
+    )
+    parser.add_argument(
         "--rate", type=_positive_float, default=20.0, help="live events per second (20)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="the make run demo: the first 6 organisations form one peer group (so its "
+        "benchmark is published) and the second one's Reach drops during the live phase "
+        "(a wave of accounts that never log in: an alert fires), see engagement_simulator.demo",
+    )
+    parser.add_argument(
+        "--demo-drop-after",
+        type=_positive_float,
+        default=Demo().drop_after,
+        help=f"seconds of live traffic before the demo's drop ({Demo().drop_after:g})",
     )
     parser.add_argument(
         "--scenario",
@@ -176,8 +198,11 @@ async def _live(
     rate: float,
     minutes: float,
     stats: Stats,
+    wave: tuple[float, Callable[[int], list[KafkaRecord]]] | None = None,
 ) -> None:
-    """Every tick, produce the events due at `rate` with the current time as event time."""
+    """Every tick, produce the events due at `rate` with the current time as event time
+    (`minutes` may be infinite). `wave`: (seconds after the start, records at that moment),
+    sent once (the demo's drop)."""
     started = time.monotonic()
     deadline = started + minutes * 60
     due = 0.0
@@ -186,6 +211,11 @@ async def _live(
         now = time.monotonic()
         if now >= deadline:
             return
+        if wave is not None and now - started >= wave[0]:
+            records = wave[1](int(datetime.now(UTC).timestamp()))
+            stats.live += await producer.send_all(records, topic)
+            log.info("demo drop: onboarding wave sent", records=len(records))
+            wave = None
         due += (now - last) * rate
         last = now
         count = int(due)
@@ -223,6 +253,9 @@ async def run(args: argparse.Namespace, settings: Settings, stats: Stats) -> Sim
     )
     if args.scenario is not None:
         simulated = apply_scenario(args.scenario, simulated)
+    demo = Demo(drop_after=args.demo_drop_after) if args.demo else None
+    if demo is not None:
+        simulated = shape_demo(simulated, demo)
     stats.generated = len(simulated.profiles) + len(simulated.activity)
     log.info(
         "generated",
@@ -251,15 +284,21 @@ async def run(args: argparse.Namespace, settings: Settings, stats: Stats) -> Sim
             simulated.activity, activity_topic, progress=args.progress, label="backfill"
         )
         log.info("backfill produced", records=stats.backfill, topic=activity_topic)
-        if args.live_minutes > 0:
-            log.info("live", minutes=args.live_minutes, rate=args.rate)
+        minutes = math.inf if args.live_until_stopped else args.live_minutes
+        if minutes > 0:
+            log.info("live", minutes=minutes, rate=args.rate)
+            log_of = simulated
+            wave = None
+            if demo is not None:
+                wave = (demo.drop_after, lambda now: onboarding_wave(log_of, demo, now))
             await _live(
                 producer,
                 LiveTraffic(simulated),
                 activity_topic,
                 rate=args.rate,
-                minutes=args.live_minutes,
+                minutes=minutes,
                 stats=stats,
+                wave=wave,
             )
     return simulated
 
@@ -281,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--scenario {scenario.name} needs --days {scenario.min_days} or more")
     if scenario is not None and args.orgs < scenario.min_orgs:
         parser.error(f"--scenario {scenario.name} needs --orgs {scenario.min_orgs} or more")
+    if args.demo and args.orgs < Demo().group_size:
+        parser.error(f"--demo needs --orgs {Demo().group_size} or more")
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if not args.no_produce:

@@ -56,6 +56,22 @@ def _alerts_of(get: Get, org: str) -> str:
     return ", ".join(names) if names else "-"
 
 
+def _benchmarks(get: Get) -> str:
+    """One line: the published peer groups (sector/size band/platform) and their sizes."""
+    try:
+        groups = get("/benchmarks").get("groups") or []
+    except Exception:
+        return "benchmarks: scorer not answering"
+    if not groups:
+        return "benchmarks published: none yet (a group needs at least k organisations)"
+    shown = ", ".join(
+        "/".join(str(v) for v in (g.get("group") or {}).values())
+        + f" ({g.get('org_count', '?')} orgs)"
+        for g in groups
+    )
+    return f"benchmarks published: {len(groups)} ({shown})"
+
+
 def _mark(level: str, target: str) -> str:
     """``=`` at the target level, ``<`` below it, ``>`` above it (blank when unknown)."""
     if level not in LEVELS or target not in LEVELS:
@@ -97,6 +113,7 @@ def render(get: Get, api: str, status: str, now: str) -> list[str]:
         known = sorted(levels_seen - {"-"})
         shown = ", ".join(known) or "none yet"
         lines += ["", f"levels on screen: {len(known)} of {len(LEVELS)} ({shown})"]
+        lines.append(_benchmarks(get))
     lines.append(f"organisation pages: {api}/ui/")
     return lines
 

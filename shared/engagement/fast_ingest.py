@@ -287,6 +287,7 @@ def _content_published(data: dict[str, Any], t: int, _event_time: datetime) -> A
         content_type=content_type,
         action=action,
         audience_size=audience,
+        channel_id=data.get("channel_id") or "",
     )
 
 

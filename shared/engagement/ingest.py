@@ -56,6 +56,7 @@ def activity_of(data: BaseModel, t: int) -> Activity:
             content_type=str(data.content_type),
             action=str(data.action),
             audience_size=data.audience_size,
+            channel_id=data.channel_id or "",
         )
     if isinstance(data, ContentViewed):
         return Activity(

@@ -193,6 +193,11 @@ class Settings(BaseSettings):
     )
     benchmark_min_group_size: int = Field(5, ge=1, description="k: smaller groups are hidden")
 
+    # --- history -------------------------------------------------------------------------------
+    history_retention_days: int = Field(
+        400, ge=1, description="local days of day-end (and closed-month) history kept per org"
+    )
+
     # --- metrics -------------------------------------------------------------------------------
     org_metrics_cap: int = Field(
         200,

@@ -3,8 +3,9 @@
 A worker scores five synthetic organisations of one peer group (so its benchmark is
 published) laid out on the level profiles; one of them grows from Informing to Engaging over
 the month. The index must list them all with the API's figures; the organisation page's radar
-chart, peer chart, level, alerts and trend must carry the API's numbers (read back from the
-drawn SVG: data attributes and point positions), and must follow new traffic without a reload.
+chart, peer chart, level, alerts, trend (from the history API), closed months, advice,
+breakdowns and CSV link must carry the API's numbers (read back from the drawn SVG and tables:
+data attributes and point positions), and must follow new traffic without a reload.
 """
 
 from __future__ import annotations
@@ -83,7 +84,19 @@ def api_figures(worker: Worker, org: str) -> dict[str, Any]:
     assert status == 200, score
     _, level = worker.get(f"/orgs/{org}/level")
     _, alerts = worker.get(f"/orgs/{org}/alerts")
-    return {"score": score, "level": level, "alerts": alerts}
+    _, days = worker.get(f"/orgs/{org}/history?granularity=day")
+    _, months = worker.get(f"/orgs/{org}/history?granularity=month")
+    _, advice = worker.get(f"/orgs/{org}/advice")
+    _, breakdowns = worker.get(f"/orgs/{org}/breakdowns")
+    return {
+        "score": score,
+        "level": level,
+        "alerts": alerts,
+        "days": days,
+        "months": months,
+        "advice": advice,
+        "breakdowns": breakdowns,
+    }
 
 
 def peer_medians(worker: Worker) -> dict[str, float] | None:
@@ -188,6 +201,35 @@ _READ_ORG_PAGE = """
   out.alertCount = document.getElementById('alert-count').dataset.count;
   out.asOf = document.body.dataset.asOf;
   out.title = document.getElementById('title').textContent;
+  out.months = {};
+  for (const row of document.querySelectorAll('#months tbody tr[data-month]')) {
+    const cells = {};
+    for (const td of row.querySelectorAll('td[data-component]')) {
+      cells[td.dataset.component] = td.dataset.value;
+    }
+    cells.score = row.querySelector('td[data-field=score]').dataset.value;
+    cells.level = row.querySelector('td[data-field=level]').dataset.level;
+    out.months[row.dataset.month] = cells;
+  }
+  out.advice = [...document.querySelectorAll('#advice li[data-component]')].map(
+    (li) => ({component: li.dataset.component, gap: li.dataset.gap, text: li.textContent}));
+  out.channels = [...document.querySelectorAll('#channels tbody tr')].map((tr) => ({
+    channel: tr.dataset.channel,
+    messages: tr.querySelector('[data-field=messages]').textContent,
+    reads: tr.querySelector('[data-field=reads]').textContent,
+    audience: tr.querySelector('[data-field=audience]').textContent,
+    view: tr.querySelector('[data-field=view]').dataset.value}));
+  out.types = {};
+  for (const tr of document.querySelectorAll('#content-types tbody tr')) {
+    out.types[tr.dataset.type] = ['contributions', 'contributors', 'viewers'].map(
+      (f) => tr.querySelector('[data-field=' + f + ']').textContent);
+  }
+  out.frequency = {};
+  for (const tr of document.querySelectorAll('#visit-frequency tbody tr')) {
+    out.frequency[tr.dataset.bucket] = tr.querySelector('[data-field=accounts]').textContent;
+  }
+  out.concentration = document.getElementById('concentration').dataset.share;
+  out.csv = document.getElementById('csv').getAttribute('href');
   return out;
 }
 """
@@ -275,6 +317,76 @@ def org_page_mismatches(
         wrong.append(f"alerts {drawn['alerts']} != {firing}")
     if drawn["asOf"] != score["as_of"]:
         wrong.append(f"as_of {drawn['asOf']} != {score['as_of']}")
+    wrong += insight_mismatches(drawn, api)
+    return wrong
+
+
+def fetch_lines(url: str) -> tuple[str, list[str]]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.headers.get_content_type(), resp.read().decode().splitlines()
+
+
+def insight_mismatches(drawn: dict[str, Any], api: dict[str, Any]) -> list[str]:
+    """The history trend, closed months, advice, breakdowns and CSV link against the API."""
+    wrong: list[str] = []
+    history = {p["period"]: p for p in api["days"]["points"]}
+    for dot in drawn["trend"]:
+        point = history.get(dot["day"])
+        if point is None:
+            wrong.append(f"trend day {dot['day']} is not in the history")
+            continue
+        want = (
+            point["engagement_score"]
+            if dot["series"] == "score"
+            else point["components"][dot["series"]]["value"]
+        )
+        if not close(fval(dot["value"]), want):
+            wrong.append(f"trend {dot['series']} {dot['day']}: {dot['value']} != {want}")
+    months = api["months"]["points"][-12:]
+    if sorted(drawn["months"]) != [m["period"] for m in months]:
+        wrong.append(f"months {sorted(drawn['months'])} != {[m['period'] for m in months]}")
+    for m in months:
+        row = drawn["months"].get(m["period"], {})
+        for c in COMPONENTS:
+            if not close(fval(row.get(c)), m["components"][c]["value"]):
+                wrong.append(f"month {m['period']} {c}: {row.get(c)}")
+        if not close(fval(row.get("score")), m["engagement_score"]):
+            wrong.append(f"month {m['period']} score {row.get('score')}")
+        if (row.get("level") or None) != m["level"]:
+            wrong.append(f"month {m['period']} level {row.get('level')} != {m['level']}")
+    advice = api["advice"]["advice"]
+    drawn_advice = [(a["component"], fval(a["gap"])) for a in drawn["advice"]]
+    if drawn_advice != [(a["component"], a["gap"]) for a in advice]:
+        wrong.append(f"advice {drawn_advice} != {advice}")
+    for shown, a in zip(drawn["advice"], advice, strict=False):
+        if a["text"] not in shown["text"]:
+            wrong.append(f"advice text for {a['component']}")
+    b = api["breakdowns"]
+    want_channels = [
+        {
+            "channel": c["channel"],
+            "messages": str(c["messages"]),
+            "reads": str(c["reads"]),
+            "audience": str(c["audience"]),
+            "view": c["view"],
+        }
+        for c in b["channels"]
+    ]
+    shown_channels = [{**c, "view": fval(c["view"])} for c in drawn["channels"]]
+    if shown_channels != want_channels:
+        wrong.append(f"channels {drawn['channels']} != {want_channels}")
+    want_types = {
+        t: [str(v["contributions"]), str(v["contributors"]), str(v["viewers"])]
+        for t, v in b["content_types"].items()
+    }
+    if drawn["types"] != want_types:
+        wrong.append(f"content types {drawn['types']} != {want_types}")
+    if drawn["frequency"] != {k: str(v) for k, v in b["visit_frequency"].items()}:
+        wrong.append(f"visit frequency {drawn['frequency']} != {b['visit_frequency']}")
+    if not close(fval(drawn["concentration"]), b["concentration"]["top_share"]):
+        wrong.append(f"concentration {drawn['concentration']}")
+    if not (drawn["csv"] or "").endswith("/history?format=csv"):
+        wrong.append(f"csv link {drawn['csv']}")
     return wrong
 
 
@@ -384,6 +496,17 @@ async def test_index_and_org_page_show_the_live_figures(
     assert (END.date() - first_day).days <= 29
     # The organisation grew from Informing to Engaging: the score rose over the month.
     assert fval(score_points[-1]["value"]) > fval(score_points[0]["value"])  # type: ignore[operator]
+    # The closed month (the history spans a month end for 30 days of history), the advice of
+    # an organisation below its target and the breakdowns are there, not only equal.
+    assert drawn["months"], "no closed month shown"
+    assert drawn["advice"], "no advice shown (the organisation is below co_creating)"
+    assert drawn["channels"]
+    assert sum(int(n) for n in drawn["frequency"].values()) > 0
+    # The CSV download: the history as CSV, one row per day the trend could draw.
+    content_type, lines = fetch_lines(worker.url + drawn["csv"])
+    assert content_type == "text/csv"
+    assert lines[0].startswith("org_id,granularity,period,as_of,reach,")
+    assert len(lines) - 1 == len(before["days"]["points"])
     await page.screenshot(path=str(artifacts / "ui-org.png"), full_page=True)
 
     # --- live: a new day of contributions shows up without a reload ----------------------------

@@ -382,10 +382,89 @@
       root.append(svg("rect", { x, y: top + height + 26, width: 12, height: 4, fill: COLOURS[series] }));
       root.append(svg("text", { class: "tick", x: x + 16, y: top + height + 31 }, series === "score" ? "Score" : LABELS[series]));
     });
-    const since = new Date(trend.recording_since).toLocaleString();
-    note.textContent = points.length + " of the last " + trend.days + " days. The worker records " +
-      "the figures it publishes, per local day, in memory since " + since +
-      " (a restart or a move to another worker starts over).";
+    note.textContent = points.length + " of the last " + trend.days + " days: each local day's " +
+      "last published figures, from the organisation's history (kept " + trend.retention_days +
+      " days; it survives restarts and moves to another worker).";
+  }
+
+  function isoDay(date) {
+    return date.toISOString().slice(0, 10);
+  }
+
+  async function historyTrend(base, score) {
+    const last = new Date(score.window_end + "T00:00:00Z");
+    const first = new Date(last.getTime() - 29 * 86400000);
+    const body = await api(base + "/history?granularity=day&from=" + isoDay(first) + "&to=" + isoDay(last));
+    const points = body.points.map((p) => ({
+      day: p.period,
+      engagement_score: p.engagement_score,
+      components: Object.fromEntries(COMPONENTS.map((c) => [c, p.components[c].value])),
+    }));
+    return { points, days: 30, retention_days: body.retention_days };
+  }
+
+  function fillMonths(months) {
+    const body = clear(document.querySelector("#months tbody"));
+    const points = (months.points || []).slice(-12);
+    for (const p of points) {
+      body.append(el("tr", { "data-month": p.period },
+        el("th", { scope: "row" }, p.period),
+        ...COMPONENTS.map((c) => el("td", { class: "num", "data-component": c, "data-value": dataValue(p.components[c].value) },
+          fmt(p.components[c].value))),
+        el("td", { class: "num", "data-field": "score", "data-value": dataValue(p.engagement_score) }, fmt(p.engagement_score)),
+        el("td", { "data-field": "level", "data-level": p.level || "" }, p.level ? levelName(p.level) : "—"),
+      ));
+    }
+    document.getElementById("months-note").textContent = points.length
+      ? "Final figures of each closed month (after the grace period)."
+      : "No month closed yet.";
+  }
+
+  function fillAdvice(advice) {
+    const list = clear(document.getElementById("advice"));
+    for (const a of advice.advice || []) {
+      list.append(el("li", { "data-component": a.component, "data-gap": dataValue(a.gap) },
+        el("span", { class: "badge below" }, LABELS[a.component]), " ", a.text));
+    }
+    if (!(advice.advice || []).length) {
+      list.append(el("li", { class: "none" }, advice.target_level
+        ? "No component is below the target level's profile."
+        : "No target level declared: no advice."));
+    }
+  }
+
+  function fillBreakdowns(b) {
+    document.getElementById("breakdown-window").textContent = "window " + b.window.start + " – " + b.window.end;
+    const channels = clear(document.querySelector("#channels tbody"));
+    for (const c of b.channels) {
+      channels.append(el("tr", { "data-channel": c.channel },
+        el("th", { scope: "row" }, c.channel),
+        el("td", { class: "num", "data-field": "messages" }, String(c.messages)),
+        el("td", { class: "num", "data-field": "reads" }, String(c.reads)),
+        el("td", { class: "num", "data-field": "audience" }, String(c.audience)),
+        el("td", { class: "num", "data-field": "view", "data-value": dataValue(c.view) }, fmt(c.view))));
+    }
+    const types = clear(document.querySelector("#content-types tbody"));
+    for (const [type, t] of Object.entries(b.content_types)) {
+      types.append(el("tr", { "data-type": type },
+        el("th", { scope: "row" }, type),
+        el("td", { class: "num", "data-field": "contributions" }, String(t.contributions)),
+        el("td", { class: "num", "data-field": "contributors" }, String(t.contributors)),
+        el("td", { class: "num", "data-field": "viewers" }, String(t.viewers))));
+    }
+    const freq = clear(document.querySelector("#visit-frequency tbody"));
+    for (const [bucket, n] of Object.entries(b.visit_frequency)) {
+      freq.append(el("tr", { "data-bucket": bucket },
+        el("th", { scope: "row" }, bucket), el("td", { class: "num", "data-field": "accounts" }, String(n))));
+    }
+    const c = b.concentration;
+    const node = document.getElementById("concentration");
+    node.dataset.share = dataValue(c.top_share);
+    node.dataset.contributors = String(c.contributors);
+    node.textContent = c.contributions
+      ? "The top " + c.top_contributors + " of " + c.contributors + " contributors (10 %) made " +
+        c.top_contributions + " of the " + c.contributions + " contributions: " + fmt(c.top_share) + " %."
+      : "No contributions in the window.";
   }
 
   function fillComponents(score, profiles, peer) {
@@ -474,12 +553,15 @@
       throw err;
     }
     document.getElementById("missing").hidden = true;
-    const [level, alerts, profile, trend, profiles] = await Promise.all([
+    const [level, alerts, profile, trend, profiles, months, advice, breakdowns] = await Promise.all([
       api(base + "/level"),
       api(base + "/alerts"),
       api(uiOrgPath(orgId) + "/profile"),
-      api(uiOrgPath(orgId) + "/trend"),
+      historyTrend(base, score),
       levelProfiles(),
+      api(base + "/history?granularity=month"),
+      api(base + "/advice"),
+      api(base + "/breakdowns"),
     ]);
     const peer = profile.peer_group;
     fillSummary(score, level, profile, profiles);
@@ -488,6 +570,10 @@
     drawTrend(trend);
     fillComponents(score, profiles, peer);
     fillAlerts(alerts);
+    fillMonths(months);
+    fillAdvice(advice);
+    fillBreakdowns(breakdowns);
+    document.getElementById("csv").setAttribute("href", base + "/history?format=csv");
     const group = document.getElementById("peer-group");
     group.textContent = peer ? "peers: " + peer.group.sector + " · " + peer.group.size_band + " · " + peer.group.platform_type : "";
     document.body.dataset.asOf = score.as_of;

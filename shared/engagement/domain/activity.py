@@ -26,7 +26,8 @@ class Activity:
     """``time`` is the event time in whole epoch seconds (fractions floored).
 
     ``account_kind``/``activated_at`` only for account.created; ``content_id``,
-    ``content_type``, ``action``, ``audience_size`` only for content events.
+    ``content_type``, ``action``, ``audience_size`` only for content events; ``channel_id``
+    only for a published message in a channel (the View-per-channel breakdown).
     """
 
     kind: ActivityKind
@@ -39,6 +40,7 @@ class Activity:
     content_type: str = ""
     action: str = "created"
     audience_size: int | None = None
+    channel_id: str = ""  # a channel message's channel (breakdowns only)
 
     @property
     def is_view_message(self) -> bool:

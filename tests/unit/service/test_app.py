@@ -23,6 +23,9 @@ ROUTES = {
     "/orgs/{org_id}/score",
     "/orgs/{org_id}/level",
     "/orgs/{org_id}/alerts",
+    "/orgs/{org_id}/history",
+    "/orgs/{org_id}/advice",
+    "/orgs/{org_id}/breakdowns",
     "/benchmarks",
     "/ui",
     "/ui/",
@@ -58,6 +61,9 @@ def test_create_app_registers_agents_tables_routes_and_metrics(tmp_path: Path) -
         "assessments",
         "peers",
         "benchmarks",
+        "history-days",
+        "history-months",
+        "breakdowns",
     }
     routes = {str(r.resource.canonical) for r in ctx.app.web.web_app.router.routes()}
     assert routes >= ROUTES

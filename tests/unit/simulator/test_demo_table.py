@@ -27,6 +27,18 @@ ANSWERS: dict[str, Any] = {
     },
     "/orgs/s42-org-02%2Fx/score": {"operating_level": "co_creating", "target_level": "engaging"},
     "/orgs/s42-org-02%2Fx/alerts": {"firing": []},
+    "/benchmarks": {
+        "groups": [
+            {
+                "group": {
+                    "sector": "healthcare",
+                    "size_band": "100-499",
+                    "platform_type": "intranet",
+                },
+                "org_count": 6,
+            }
+        ]
+    },
 }
 
 
@@ -65,8 +77,17 @@ def test_table_of_organisations() -> None:
     assert lines[6:] == [
         "",
         "levels on screen: 2 of 4 (co_creating, informing)",
+        "benchmarks published: 1 (healthcare/100-499/intranet (6 orgs))",
         f"organisation pages: {API}/ui/",
     ]
+
+
+def test_the_table_says_when_no_benchmark_is_published_yet() -> None:
+    answers = {k: v for k, v in ANSWERS.items() if k != "/benchmarks"}
+    lines = demo_table.render(canned({**answers, "/benchmarks": {"groups": []}}), API, "s", "t")
+    assert "benchmarks published: none yet (a group needs at least k organisations)" in lines
+    lines = demo_table.render(canned(answers), API, "s", "t")
+    assert "benchmarks: scorer not answering" in lines
 
 
 def test_columns_line_up() -> None:
