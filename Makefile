@@ -20,12 +20,13 @@ endif
 
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
 	run bench clean prometheus-install rules-check dashboards dashboards-check compose-check \
-	browser-install test-browser soak
+	browser-install test-browser soak alertmanager-install alertmanager-check
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
 	@echo "         contract run bench clean prometheus-install rules-check dashboards"
 	@echo "         dashboards-check compose-check browser-install test-browser soak"
+	@echo "         alertmanager-install alertmanager-check"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -49,7 +50,7 @@ kafka-status:
 	$(KAFKA) status
 
 # Starts Kafka, runs the whole suite (or PYTEST_ARGS), always stops Kafka, keeps pytest's exit code.
-test: install browser-install
+test: install browser-install alertmanager-install
 	@trap '$(KAFKA) stop' EXIT; \
 	$(KAFKA) start || exit $$?; \
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP) ENGAGEMENT_KAFKA_BOOTSTRAP=$(KAFKA_BOOTSTRAP) \
@@ -93,6 +94,13 @@ prometheus-install:
 
 rules-check:
 	bash scripts/prometheus.sh check
+
+alertmanager-install:
+	bash scripts/alertmanager.sh install
+
+# amtool check-config and the routing tree (deploy/alertmanager/alertmanager.yml).
+alertmanager-check:
+	bash scripts/alertmanager.sh check
 
 dashboards: $(VENV)/bin/python
 	$(VENV)/bin/python -m deploy.dashboards

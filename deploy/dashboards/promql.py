@@ -48,6 +48,11 @@ _EMPTY_MATCHERS = re.compile(r"([A-Za-z_:][\w:]*)\{\}")  # promql-parser prints 
 _COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
 _SETS = {"and", "or", "unless"}
 _ABSENT = {"absent", "absent_over_time"}
+#: Presence series (a series exists only while something fires, like ``ALERTS``) -> the
+#: all-organisation count that always exists (0 while nothing fires). Alerts derived from a
+#: presence series are probed with the count of the same matchers: the service exports that
+#: kind of alert, firing or not.
+PRESENCE_PROBES = {"org_alert:engagement_org_alert_firing:max": "engagement_alerts_firing"}
 
 
 @dataclass(frozen=True)
@@ -226,11 +231,16 @@ def alert_probes(expr: str) -> list[str]:
     """Expressions that must return data for the alert ``expr`` to be meaningful.
 
     Every selector (offsets removed), and each side of every comparison (``a > 0.5`` gives
-    ``a``) unless it is a number or uses an offset or ``absent()``.
+    ``a``) unless it is a number or uses an offset or ``absent()``. A presence series
+    (``PRESENCE_PROBES``) is probed with its all-organisation count instead, and comparisons
+    on it are not probed (nothing may fire).
     """
     import promql_parser
 
-    probes = list(selectors(expr))
+    probes = []
+    for selector in selectors(expr):
+        name, brace, rest = selector.partition("{")
+        probes.append(PRESENCE_PROBES[name] + brace + rest if name in PRESENCE_PROBES else selector)
 
     def operands(node: Any) -> None:
         if isinstance(node, promql_parser.ParenExpr):
@@ -246,7 +256,7 @@ def alert_probes(expr: str) -> list[str]:
             for side in (node.lhs, node.rhs):
                 if isinstance(side, promql_parser.NumberLiteral):
                     continue
-                if _has_offset_or_absent(side):
+                if _has_offset_or_absent(side) or any(n in str(side) for n in PRESENCE_PROBES):
                     continue
                 text = _EMPTY_MATCHERS.sub(r"\1", str(side))
                 if text not in probes:

@@ -189,7 +189,11 @@ def create_app(
         ),
     )
     setup_prometheus_sensors(app, registry=prometheus, name_prefix="engagement_faust")
-    prometheus.register(for_read_model(read_model, lambda: states.orgs, s.org_metrics_cap))
+    prometheus.register(
+        for_read_model(
+            read_model, lambda: states.orgs, s.org_metrics_cap, firing_of=assessments.firing
+        )
+    )
     register_agents(ctx)
     register_views(ctx)
     register_ui(ctx)
