@@ -115,6 +115,10 @@ def panel_queries(dashboard: Mapping[str, Any]) -> list[PanelQuery]:
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?P<metric>.+?)\s*,\s*(?P<label>\w+)\s*\)\s*$")
 
 
+_QUERY_RESULT = re.compile(r"^\s*query_result\((?P<expr>.+)\)\s*$")
+_REGEX_VALUE = re.compile(r'(?P<label>\w+)="\(\?<value>')
+
+
 def variable_queries(dashboard: Mapping[str, Any]) -> list[VariableQuery]:
     out = []
     for var in (dashboard.get("templating") or {}).get("list") or []:
@@ -123,9 +127,22 @@ def variable_queries(dashboard: Mapping[str, Any]) -> list[VariableQuery]:
         q = var.get("query")
         text = q.get("query") if isinstance(q, dict) else q
         match = _LABEL_VALUES.match(text or "")
-        if not match:
+        if match:
+            out.append(
+                VariableQuery(dashboard["uid"], var["name"], match["metric"], match["label"])
+            )
+            continue
+        result = _QUERY_RESULT.match(text or "")
+        value = _REGEX_VALUE.search(var.get("regex") or "")
+        if not (result and value):
             raise ValueError(f"{dashboard['uid']}: unsupported variable query {text!r}")
-        out.append(VariableQuery(dashboard["uid"], var["name"], match["metric"], match["label"]))
+        # query_result(expr) with a regex whose `value` group captures a label: the values
+        # are that label's values on the series of expr's (first) selector
+        out.append(
+            VariableQuery(
+                dashboard["uid"], var["name"], selectors(result["expr"])[0], value["label"]
+            )
+        )
     return out
 
 

@@ -19,7 +19,8 @@ scrapes ``/metrics`` (nothing is updated on the hot path) and yields:
   adoption rules (``deploy/prometheus/rules/adoption.yml``) are derived from it, so the pager,
   Grafana, the API and the topic show the same alerts.
 - ``engagement_org_info{org_id,name,sector,size_band,platform_type}``: 1, the profile's
-  descriptive labels (for dashboard pickers and tables; from ``profile_of``)
+  descriptive labels (for dashboard pickers and tables; from ``profile_of``); name is the
+  org id and the others empty while the organisation has no profile
 - ``engagement_org_series_capped``: 1 when the worker holds more organisations than ``cap``
   and per-organisation series were left out for some of them
 - ``engagement_alerts_firing{alert,severity}``: firing alert episodes of *all* organisations
@@ -224,9 +225,10 @@ class OrgMetricsCollector(Collector):
                 family.add_metric([org_id, *labels], 1.0)
 
     def _add_info(self, family: GaugeMetricFamily, org_id: str) -> None:
-        profile = self._profile_of(org_id) if self._profile_of is not None else None
-        if profile is None:
+        if self._profile_of is None:
             return
+        # without a profile (yet) the organisation is still listed, under its id
+        profile = self._profile_of(org_id) or OrgProfileView(org_id)
         group = profile.group
         family.add_metric(
             [

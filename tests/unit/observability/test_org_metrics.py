@@ -271,13 +271,16 @@ def test_org_info_names_the_organisation_for_pickers() -> None:
             ("sector", "retail"),
             ("size_band", group.size_band),
         ): 1.0,
-        (
-            ("name", "org-b"),
-            ("org_id", "org-b"),
-            ("platform_type", ""),
-            ("sector", ""),
-            ("size_band", ""),
-        ): 1.0,
+        **{
+            (
+                ("name", org),
+                ("org_id", org),
+                ("platform_type", ""),
+                ("sector", ""),
+                ("size_band", ""),
+            ): 1.0
+            for org in ("org-b", "org-c")  # org-c: no profile at all
+        },
     }
 
 
