@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from engagement.kafka_admin import ensure_topics
+import structlog
+
+from engagement.kafka_admin import TopicConfigError, check_topics, ensure_topics, service_topics
 from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
 from .app import create_app
 from .context import WorkerContext
 
+log = structlog.get_logger("scorer")
+
 
 def _ensure_topics(ctx: WorkerContext) -> None:
-    """Create missing topics first, and wait for their leaders.
+    """Create missing topics first, and wait for their leaders; then check that every topic
+    on the broker has the replication, min.insync.replicas, cleanup policy and retention the
+    settings ask for (``engagement.kafka_admin.service_topics``).
 
     Faust does not create the external topics it consumes (a worker started before them
     would get no partitions), and the internal ones (changelogs, the peer topic) it creates
@@ -22,19 +28,27 @@ def _ensure_topics(ctx: WorkerContext) -> None:
     """
     s = ctx.settings
     changelogs = [t.changelog_topic.get_topic_name() for t in ctx.app.tables.values()]
-    names = [
-        *s.topic_names().values(),
-        ctx.topics.peer.get_topic_name(),
-        ctx.topics.clock.get_topic_name(),
-        *changelogs,
-    ]
-    compacted = [s.profiles_topic, *changelogs]
+    internal = [ctx.topics.peer.get_topic_name(), ctx.topics.clock.get_topic_name()]
+    specs = service_topics(s, internal, changelogs)
     security = aiokafka_kwargs(KafkaSecurity.from_settings(s))
     asyncio.run(
         ensure_topics(
-            s.kafka_bootstrap, names, s.topic_partitions, compacted=compacted, security=security
+            s.kafka_bootstrap,
+            [spec.name for spec in specs],
+            s.topic_partitions,
+            security=security,
+            replication_factor=s.topic_replication_factor,
+            configs={spec.name: spec.configs for spec in specs},
         )
     )
+    if s.topic_config_check == "off":
+        return
+    problems = asyncio.run(check_topics(s.kafka_bootstrap, specs, security=security))
+    if problems and s.topic_config_check == "fail":
+        log.error("topic configuration differs, not starting", problems=problems)
+        raise SystemExit(str(TopicConfigError(problems)))
+    for problem in problems:
+        log.warning("topic configuration differs", problem=problem)
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ def _faust_app(s: Settings) -> faust.App:
         web_tables_enabled=False,  # never expose raw table data over HTTP
         table_standby_replicas=s.standby_replicas,
         topic_partitions=s.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=s.topic_replication_factor,  # and kafka_admin.service_topics
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="json",
