@@ -6,11 +6,11 @@ would silently get no partitions. So both sides create what is missing, with the
 partition count, and wait for partition leaders.
 
 What each topic of the service needs (``service_topics``: replication factor,
-``min.insync.replicas``, cleanup policy and retention, docs/reliability.md "Kafka settings for
-a production cluster") is created when missing, and checked at start-up against what the
-broker actually has (``check_topics``, DescribeConfigs): a topic made by hand or by an older
-version with other settings is a clear error naming the topic, the setting, the broker's
-value and the expected one, not a silent loss of redundancy or of the monthly figures.
+``min.insync.replicas``, cleanup policy and retention; README.md, "Operations") is created
+when missing, and checked at start-up against what the broker actually has
+(``check_topics``, DescribeConfigs): a topic made by hand or by an older version with other
+settings is a clear error naming the topic, the setting, the broker's value and the expected
+one, not a silent loss of redundancy or of the monthly figures.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def _retention_ms(days: int) -> str:
 def service_topics(
     settings: Settings, internal: Iterable[str] = (), changelogs: Iterable[str] = ()
 ) -> list[TopicSpec]:
-    """Every topic of the service with what it needs (docs/reliability.md):
+    """Every topic of the service with what it needs (README.md, "Operations"):
 
     - inputs (activity; org profiles compacted: the latest profile per organisation);
     - ``engagement.scores`` compacted (the latest figures per organisation; records younger

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     benchmarks_topic: str = topics.BENCHMARKS_TOPIC
     topic_partitions: int = Field(4, ge=1, description="partitions of input topics and tables")
 
-    # --- topic settings for a production cluster (engagement.kafka_admin; docs/reliability.md)
+    # --- topic settings for a production cluster (engagement.kafka_admin; README Operations)
     topic_replication_factor: int = Field(
         1,
         ge=1,
