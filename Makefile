@@ -21,13 +21,14 @@ endif
 .PHONY: help install kafka-up kafka-down kafka-status test test-unit lint typecheck contract \
 	generate run bench clean prometheus-install rules-check dashboards dashboards-check \
 	compose-check k8s-check codegen-check test-unit-py313 install-check browser-install \
-	test-browser soak
+	test-browser soak alertmanager-install alertmanager-check
 
 help:
 	@echo "targets: install kafka-up kafka-down kafka-status test test-unit lint typecheck"
 	@echo "         contract generate run bench clean prometheus-install rules-check dashboards"
 	@echo "         dashboards-check compose-check k8s-check codegen-check browser-install"
-	@echo "         test-browser soak test-unit-py313 install-check"
+	@echo "         test-browser soak test-unit-py313 install-check alertmanager-install"
+	@echo "         alertmanager-check"
 	@echo "make test PYTEST_ARGS='tests/integration -k broker' passes extra args to pytest"
 
 $(UV_LOCAL):
@@ -51,7 +52,7 @@ kafka-status:
 	$(KAFKA) status
 
 # Starts Kafka, runs the whole suite (or PYTEST_ARGS), always stops Kafka, keeps pytest's exit code.
-test: install browser-install
+test: install browser-install alertmanager-install
 	@trap '$(KAFKA) stop' EXIT; \
 	$(KAFKA) start || exit $$?; \
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_BOOTSTRAP) ENGAGEMENT_KAFKA_BOOTSTRAP=$(KAFKA_BOOTSTRAP) \
@@ -114,6 +115,13 @@ prometheus-install:
 
 rules-check:
 	bash scripts/prometheus.sh check
+
+alertmanager-install:
+	bash scripts/alertmanager.sh install
+
+# amtool check-config and the routing tree (deploy/alertmanager/alertmanager.yml).
+alertmanager-check:
+	bash scripts/alertmanager.sh check
 
 dashboards: $(VENV)/bin/python
 	$(VENV)/bin/python -m deploy.dashboards

@@ -11,9 +11,16 @@ from grafana_foundation_sdk.cog.variants import Dataquery
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-#: The provisioned Prometheus datasource (deploy/grafana/provisioning/datasources).
+#: The provisioned Prometheus datasource (deploy/grafana/provisioning/datasources): the
+#: default of the ``datasource`` variable in compose.
 DATASOURCE_UID = "engagement-prometheus"
-DATASOURCE = model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+#: Every panel, query and variable uses the dashboard's ``datasource`` variable (any Prometheus
+#: datasource of the Grafana it is imported into), never a fixed uid.
+DATASOURCE_VAR = "datasource"
+DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${" + DATASOURCE_VAR + "}")
+#: The import input (``__inputs``): Grafana's import dialog asks for a Prometheus datasource
+#: and puts it into the variable's default.
+DATASOURCE_INPUT = "DS_PROMETHEUS"
 #: Prometheus job of the scorer workers (deploy/prometheus/prometheus.yml, alert rules).
 JOB = "engagement-scorer"
 TAGS = ["engagement"]
@@ -75,15 +82,35 @@ def benchmark_mappings() -> list[model.ValueMapping]:
     return value_map([(-1, "below", "red"), (0, "at", "yellow"), (1, "above", "green")])
 
 
-def dashboard(uid: str, title: str, description: str) -> dash.Dashboard:
+def datasource_variable() -> dash.DatasourceVariable:
+    """The dashboard's Prometheus datasource, chosen by the viewer (first in every dashboard,
+    the other variables query through it)."""
+    return (
+        dash.DatasourceVariable(DATASOURCE_VAR)
+        .label("Prometheus")
+        .type("prometheus")
+        .current(
+            model.VariableOption(
+                selected=True,
+                text="${" + DATASOURCE_INPUT + "}",
+                value="${" + DATASOURCE_INPUT + "}",
+            )
+        )
+    )
+
+
+def dashboard(uid: str, title: str, description: str, *, since: str = "now-7d") -> dash.Dashboard:
+    """A dashboard with the datasource variable; ``since``: the default time range's start
+    (adoption moves over days: 7 or 30 days)."""
     return (
         dash.Dashboard(title)
         .uid(uid)
         .description(description)
         .tags(TAGS)
         .editable()
-        .refresh("30s")
-        .time("now-6h", "now")
+        .refresh("1m")
+        .time(since, "now")
+        .with_variable(datasource_variable())
         .timezone("browser")
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
         .link(
@@ -107,3 +134,40 @@ def number_panels(built: model.Dashboard) -> model.Dashboard:
             inner.id_val = next_id
             next_id += 1
     return built
+
+
+def org_names(expr: str) -> str:
+    """``expr`` (with an ``org_id`` label) with the organisation's ``name`` added from
+    ``engagement_org_info`` (the value is unchanged: info is 1)."""
+    return f"{expr} * on (org_id) group_left (name) max by (org_id, name) (engagement_org_info)"
+
+
+def annotation(name: str, expr: str, color: str) -> dash.AnnotationQuery:
+    """A Prometheus annotation: a mark wherever ``expr`` has a value."""
+    return (
+        dash.AnnotationQuery()
+        .name(name)
+        .datasource(DATASOURCE)
+        .expr(expr)
+        .enable(True)
+        .icon_color(color)
+    )
+
+
+def level_change_annotation(selector: str = "") -> dash.AnnotationQuery:
+    """Level changes (``engagement.level-changes``): the announced level moved."""
+    return annotation(
+        "Level changes",
+        f"changes(org:engagement_org_level:max{{{selector}}}[5m]) > 0",
+        "purple",
+    )
+
+
+def alert_annotation(selector: str = "") -> dash.AnnotationQuery:
+    """Adoption alerts firing (the service's episodes, as the pager gets them)."""
+    sep = ", " if selector else ""
+    return annotation(
+        "Adoption alerts",
+        f'ALERTS{{alertstate="firing", category="adoption"{sep}{selector}}}',
+        "red",
+    )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, timeseries
+from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from .common import (
     DATASOURCE,
     ORG_UID,
+    alert_annotation,
     benchmark_mappings,
+    level_change_annotation,
     level_mappings,
     number_panels,
     query,
@@ -20,6 +23,10 @@ from .common import (
 from .common import dashboard as new_dashboard
 
 ORG = 'org_id="$org_id"'
+#: The organisation picker: values are org ids, the text shown is the organisation's name
+#: (``engagement_org_info``; Prometheus returns the labels sorted, so name before org_id).
+ORG_PICKER_QUERY = "query_result(max by (org_id, name) (engagement_org_info))"
+ORG_PICKER_REGEX = '/name="(?<text>[^"]*)".*org_id="(?<value>[^"]*)"/'
 
 
 def _stat(title: str, description: str, expr: str, legend: str = "__auto") -> stat.Panel:
@@ -41,16 +48,20 @@ def build() -> model.Dashboard:
         ORG_UID,
         "Engagement: organisation",
         "One organisation: the five adoption components over time, its operating level, the "
-        "gap to its target level profile and its position in its benchmark group.",
+        "gap to its target level profile, its position in its benchmark group and the "
+        "alerts the service has firing for it.",
+        since="now-30d",
     )
     d = d.with_variable(
         dash.QueryVariable("org_id")
         .label("Organisation")
         .datasource(DATASOURCE)
-        .query("label_values(engagement_org_score_ratio, org_id)")
+        .query(ORG_PICKER_QUERY)
+        .regex(ORG_PICKER_REGEX)
         .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .sort(model.VariableSort.ALPHABETICAL_CASE_INSENSITIVE_ASC)
     )
+    d = d.annotation(level_change_annotation(ORG)).annotation(alert_annotation(ORG))
 
     d = d.with_row(dash.Row("Now"))
     d = d.with_panel(
@@ -83,9 +94,43 @@ def build() -> model.Dashboard:
     d = d.with_panel(
         _stat(
             "Firing alerts",
-            "Adoption alerts firing for this organisation.",
-            f'count(ALERTS{{alertstate="firing", {ORG}}}) or vector(0)',
+            "Adoption alerts the service has firing for this organisation (the same as "
+            "GET /orgs/{id}/alerts, the engagement.alerts topic and the pager).",
+            f"count(org_alert:engagement_org_alert_firing:max{{{ORG}}}) or vector(0)",
         ).thresholds(thresholds((None, "green"), (1, "orange")))
+    )
+    d = d.with_panel(
+        table.Panel()
+        .title("Alerts firing")
+        .description(
+            "The service's firing alert episodes for this organisation: which alert, which "
+            "component, the service's severity. The sentence with the figures: "
+            "GET /orgs/{id}/alerts or the organisation page."
+        )
+        .datasource(DATASOURCE)
+        .with_target(
+            query(
+                "max by (alert, component, service_severity) "
+                f"(org_alert:engagement_org_alert_firing:max{{{ORG}}})",
+                instant=True,
+                fmt=PromQueryFormat.TABLE,
+            )
+        )
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "Value": True},
+                    "renameByName": {
+                        "alert": "Alert",
+                        "component": "Component",
+                        "service_severity": "Severity",
+                    },
+                },
+            )
+        )
+        .height(6)
+        .span(24)
     )
 
     d = d.with_row(dash.Row("Over time"))

@@ -13,7 +13,10 @@ from .common import (
     DATASOURCE,
     ORG_UID,
     OVERVIEW_UID,
+    alert_annotation,
+    level_change_annotation,
     number_panels,
+    org_names,
     query,
     targets,
     thresholds,
@@ -42,7 +45,9 @@ def build() -> model.Dashboard:
         "Engagement: overview",
         "Adoption across all organisations: operating levels, score distribution, the "
         "organisations whose score moved most, and the alerts that are firing.",
+        since="now-7d",
     )
+    d = d.annotation(level_change_annotation()).annotation(alert_annotation())
     d = d.with_row(dash.Row("Now"))
     d = d.with_panel(
         _stat(
@@ -64,9 +69,10 @@ def build() -> model.Dashboard:
     )
     d = d.with_panel(
         _stat(
-            "Organisations with firing alerts",
-            "Organisations with at least one firing adoption alert.",
-            'count(count by (org_id) (ALERTS{alertstate="firing", org_id!=""})) or vector(0)',
+            "Adoption alerts firing",
+            "Alert episodes the service has firing, all organisations (also those beyond the "
+            "per-organisation series cap).",
+            "sum(engagement_alerts_firing) or vector(0)",
         ).thresholds(thresholds((None, "green"), (1, "orange")))
     )
     d = d.with_panel(
@@ -162,8 +168,8 @@ def build() -> model.Dashboard:
         .datasource(DATASOURCE)
         .with_target(
             query(
-                "bottomk(10, delta(org:engagement_org_score_ratio:avg1h[7d]))",
-                "{{org_id}}",
+                org_names("bottomk(10, delta(org:engagement_org_score_ratio:avg1h[7d]))"),
+                "{{name}}",
                 instant=True,
                 fmt=PromQueryFormat.TABLE,
             )
@@ -176,7 +182,11 @@ def build() -> model.Dashboard:
                 id_val="organize",
                 options={
                     "excludeByName": {"Time": True, "job": True},
-                    "renameByName": {"org_id": "Organisation", "Value": "Change"},
+                    "renameByName": {
+                        "name": "Organisation",
+                        "org_id": "Id",
+                        "Value": "Change",
+                    },
                 },
             )
         )
@@ -188,8 +198,8 @@ def build() -> model.Dashboard:
                     value=[
                         {
                             "title": "Drill down",
-                            "url": f"/d/{ORG_UID}?var-org_id=${{__value.raw}}"
-                            "&${__url_time_range}",
+                            "url": f"/d/{ORG_UID}?var-org_id=${{__data.fields.Id}}"
+                            "&${datasource:queryparam}&${__url_time_range}",
                         }
                     ],
                 )
@@ -201,15 +211,52 @@ def build() -> model.Dashboard:
     )
     d = d.with_panel(
         table.Panel()
-        .title("Alerts (firing and pending)")
+        .title("Adoption alerts firing")
         .description(
-            "Engagement alerts Prometheus is evaluating right now; pending ones "
-            "have not lasted their `for` duration yet."
+            "The service's firing alert episodes per organisation (what the pager gets, "
+            "unless a service-health alert mutes them in Alertmanager)."
         )
         .datasource(DATASOURCE)
         .with_target(
             query(
-                'sort_desc(ALERTS{alertname=~"Engagement.*"})',
+                org_names(
+                    "max by (org_id, alert, component, service_severity) "
+                    "(org_alert:engagement_org_alert_firing:max)"
+                ),
+                instant=True,
+                fmt=PromQueryFormat.TABLE,
+            )
+        )
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "Value": True},
+                    "renameByName": {
+                        "name": "Organisation",
+                        "org_id": "Id",
+                        "alert": "Alert",
+                        "component": "Component",
+                        "service_severity": "Severity",
+                    },
+                },
+            )
+        )
+        .height(10)
+        .span(12)
+    )
+    d = d.with_panel(
+        table.Panel()
+        .title("Service alerts (firing and pending)")
+        .description(
+            "Service-health alerts Prometheus is evaluating right now; pending ones have not "
+            "lasted their `for` duration yet. While the scorer is down, lagging or "
+            "dead-lettering, Alertmanager mutes the adoption alerts."
+        )
+        .datasource(DATASOURCE)
+        .with_target(
+            query(
+                'sort_desc(ALERTS{alertname=~"Engagement.*", category="service"})',
                 instant=True,
                 fmt=PromQueryFormat.TABLE,
             )
@@ -224,6 +271,6 @@ def build() -> model.Dashboard:
             )
         )
         .height(10)
-        .span(12)
+        .span(24)
     )
     return number_panels(d.build())

@@ -48,6 +48,11 @@ _EMPTY_MATCHERS = re.compile(r"([A-Za-z_:][\w:]*)\{\}")  # promql-parser prints 
 _COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
 _SETS = {"and", "or", "unless"}
 _ABSENT = {"absent", "absent_over_time"}
+#: Presence series (a series exists only while something fires, like ``ALERTS``) -> the
+#: all-organisation count that always exists (0 while nothing fires). Alerts derived from a
+#: presence series are probed with the count of the same matchers: the service exports that
+#: kind of alert, firing or not.
+PRESENCE_PROBES = {"org_alert:engagement_org_alert_firing:max": "engagement_alerts_firing"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,10 @@ def panel_queries(dashboard: Mapping[str, Any]) -> list[PanelQuery]:
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?P<metric>.+?)\s*,\s*(?P<label>\w+)\s*\)\s*$")
 
 
+_QUERY_RESULT = re.compile(r"^\s*query_result\((?P<expr>.+)\)\s*$")
+_REGEX_VALUE = re.compile(r'(?P<label>\w+)="\(\?<value>')
+
+
 def variable_queries(dashboard: Mapping[str, Any]) -> list[VariableQuery]:
     out = []
     for var in (dashboard.get("templating") or {}).get("list") or []:
@@ -118,9 +127,22 @@ def variable_queries(dashboard: Mapping[str, Any]) -> list[VariableQuery]:
         q = var.get("query")
         text = q.get("query") if isinstance(q, dict) else q
         match = _LABEL_VALUES.match(text or "")
-        if not match:
+        if match:
+            out.append(
+                VariableQuery(dashboard["uid"], var["name"], match["metric"], match["label"])
+            )
+            continue
+        result = _QUERY_RESULT.match(text or "")
+        value = _REGEX_VALUE.search(var.get("regex") or "")
+        if not (result and value):
             raise ValueError(f"{dashboard['uid']}: unsupported variable query {text!r}")
-        out.append(VariableQuery(dashboard["uid"], var["name"], match["metric"], match["label"]))
+        # query_result(expr) with a regex whose `value` group captures a label: the values
+        # are that label's values on the series of expr's (first) selector
+        out.append(
+            VariableQuery(
+                dashboard["uid"], var["name"], selectors(result["expr"])[0], value["label"]
+            )
+        )
     return out
 
 
@@ -226,11 +248,16 @@ def alert_probes(expr: str) -> list[str]:
     """Expressions that must return data for the alert ``expr`` to be meaningful.
 
     Every selector (offsets removed), and each side of every comparison (``a > 0.5`` gives
-    ``a``) unless it is a number or uses an offset or ``absent()``.
+    ``a``) unless it is a number or uses an offset or ``absent()``. A presence series
+    (``PRESENCE_PROBES``) is probed with its all-organisation count instead, and comparisons
+    on it are not probed (nothing may fire).
     """
     import promql_parser
 
-    probes = list(selectors(expr))
+    probes = []
+    for selector in selectors(expr):
+        name, brace, rest = selector.partition("{")
+        probes.append(PRESENCE_PROBES[name] + brace + rest if name in PRESENCE_PROBES else selector)
 
     def operands(node: Any) -> None:
         if isinstance(node, promql_parser.ParenExpr):
@@ -246,7 +273,7 @@ def alert_probes(expr: str) -> list[str]:
             for side in (node.lhs, node.rhs):
                 if isinstance(side, promql_parser.NumberLiteral):
                     continue
-                if _has_offset_or_absent(side):
+                if _has_offset_or_absent(side) or any(n in str(side) for n in PRESENCE_PROBES):
                     continue
                 text = _EMPTY_MATCHERS.sub(r"\1", str(side))
                 if text not in probes:

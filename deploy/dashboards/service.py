@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import stat, timeseries
+from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from .common import DATASOURCE, JOB, SERVICE_UID, number_panels, query, targets, thresholds
 from .common import dashboard as new_dashboard
@@ -52,6 +53,7 @@ def build() -> model.Dashboard:
         "Engagement: scorer service health",
         "The scorer workers: scrape health, throughput, consumer lag, dead letters, "
         "latencies (Faust's histograms are in milliseconds) and state recovery.",
+        since="now-6h",  # service health moves in minutes, not days
     )
     d = d.with_variable(
         dash.QueryVariable("instance")
@@ -94,6 +96,35 @@ def build() -> model.Dashboard:
             "Completed and failed partition assignments (rebalances) over the time range.",
             f"sum(increase(engagement_faust_assignment_operations_total{{{INST}}}[$__range]))",
         ).thresholds(thresholds((None, "green"), (10, "orange")))
+    )
+
+    d = d.with_panel(
+        table.Panel()
+        .title("Versions")
+        .description("The version each worker runs (engagement_build_info).")
+        .datasource(DATASOURCE)
+        .with_target(
+            query(
+                f"max by (instance, version, python_version) (engagement_build_info{{{INST}}})",
+                instant=True,
+                fmt=PromQueryFormat.TABLE,
+            )
+        )
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "Value": True},
+                    "renameByName": {
+                        "instance": "Worker",
+                        "version": "Version",
+                        "python_version": "Python",
+                    },
+                },
+            )
+        )
+        .height(5)
+        .span(24)
     )
 
     d = d.with_row(dash.Row("Throughput"))

@@ -75,7 +75,7 @@ def _faust_app(s: Settings) -> EngagementApp:
         web_tables_enabled=False,  # never expose raw table data over HTTP
         table_standby_replicas=s.standby_replicas,
         topic_partitions=s.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=s.topic_replication_factor,  # and kafka_admin.service_topics
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="json",
@@ -250,7 +250,11 @@ def create_app(
         breakdowns=breakdowns,
     )
     setup_prometheus_sensors(app, registry=prometheus, name_prefix="engagement_faust")
-    prometheus.register(for_read_model(read_model, lambda: states.orgs, s.org_metrics_cap))
+    prometheus.register(
+        for_read_model(
+            read_model, lambda: states.orgs, s.org_metrics_cap, firing_of=assessments.firing
+        )
+    )
     register_agents(ctx)
     register_views(ctx)
     register_ui(ctx)

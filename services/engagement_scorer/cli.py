@@ -20,14 +20,18 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import structlog
+
 from engagement.cli import parser as command_parser
-from engagement.kafka_admin import ensure_topics
+from engagement.kafka_admin import TopicConfigError, check_topics, ensure_topics, service_topics
 from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
 if TYPE_CHECKING:
     from .context import WorkerContext
 
 __all__ = ["build_parser", "ensure_worker_topics", "faust_argv", "main", "parse"]
+
+log = structlog.get_logger("engagement_scorer.cli")
 
 _DESCRIPTION = (
     "Start an engagement-score worker: it consumes the intranet activity and profile topics,\n"
@@ -57,7 +61,9 @@ def faust_argv(log_level: str) -> list[str]:
 
 
 def ensure_worker_topics(ctx: WorkerContext) -> None:
-    """Create missing topics first, and wait for their leaders.
+    """Create missing topics first, and wait for their leaders; then check that every topic
+    on the broker has the replication, min.insync.replicas, cleanup policy and retention the
+    settings ask for (``engagement.kafka_admin.service_topics``).
 
     Faust does not create the external topics it consumes (a worker started before them
     would get no partitions), and the internal ones (changelogs, the peer topic) it creates
@@ -66,19 +72,27 @@ def ensure_worker_topics(ctx: WorkerContext) -> None:
     """
     s = ctx.settings
     changelogs = [t.changelog_topic.get_topic_name() for t in ctx.app.tables.values()]
-    names = [
-        *s.topic_names().values(),
-        ctx.topics.peer.get_topic_name(),
-        ctx.topics.clock.get_topic_name(),
-        *changelogs,
-    ]
-    compacted = [s.profiles_topic, *changelogs]
+    internal = [ctx.topics.peer.get_topic_name(), ctx.topics.clock.get_topic_name()]
+    specs = service_topics(s, internal, changelogs)
     security = aiokafka_kwargs(KafkaSecurity.from_settings(s))
     asyncio.run(
         ensure_topics(
-            s.kafka_bootstrap, names, s.topic_partitions, compacted=compacted, security=security
+            s.kafka_bootstrap,
+            [spec.name for spec in specs],
+            s.topic_partitions,
+            security=security,
+            replication_factor=s.topic_replication_factor,
+            configs={spec.name: spec.configs for spec in specs},
         )
     )
+    if s.topic_config_check == "off":
+        return
+    problems = asyncio.run(check_topics(s.kafka_bootstrap, specs, security=security))
+    if problems and s.topic_config_check == "fail":
+        log.error("topic configuration differs, not starting", problems=problems)
+        raise SystemExit(str(TopicConfigError(problems)))
+    for problem in problems:
+        log.warning("topic configuration differs", problem=problem)
 
 
 _FAUST_OPTIONS = {

@@ -2,10 +2,15 @@
 
 Naming follows Prometheus practice: ``engagement_`` prefix, base units, ``_total`` counters.
 Created once per process in ``ScorerMetrics`` so tests can use a private registry.
+
+``engagement_build_info{version,python_version}`` is 1 (the Prometheus "info" pattern): join it
+on ``instance`` to see which version each worker runs (the service dashboard does).
 """
 
 from __future__ import annotations
 
+import platform
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
@@ -13,7 +18,19 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 if TYPE_CHECKING:
     from .state import OrgStates
 
-__all__ = ["ScorerMetrics"]
+__all__ = ["DISTRIBUTION", "ScorerMetrics", "build_version"]
+
+#: The project's distribution name (pyproject.toml), whose version ``engagement_build_info``
+#: reports.
+DISTRIBUTION = "engagement-score"
+
+
+def build_version() -> str:
+    """The installed version of the project ("unknown" when run from an uninstalled tree)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 class ScorerMetrics:
@@ -72,6 +89,15 @@ class ScorerMetrics:
             "Organisations whose partitions this worker owns.",
             registry=registry,
         )
+        self.build_info = Gauge(
+            "engagement_build_info",
+            "1, labelled with the worker's version and Python version.",
+            ["version", "python_version"],
+            registry=registry,
+        )
+        self.build_info.labels(
+            version=build_version(), python_version=platform.python_version()
+        ).set(1)
         self._processed_children: dict[str, Any] = {}
         self.recovery_seconds = Gauge(
             "engagement_state_recovery_seconds",

@@ -47,6 +47,35 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(4, ge=1, description="partitions of input topics and tables")
 
+    # --- topic settings for a production cluster (engagement.kafka_admin; README Operations)
+    topic_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="replicas of every topic the service creates: outputs, dead-letter topic, "
+        "internal topics and table changelogs (production: 3; 1 for a single local broker)",
+    )
+    topic_min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="min.insync.replicas set on the service's own topics (unset: the broker's "
+        "default). Producers write with acks=all, so each write needs this many replicas; at "
+        "most the replication factor (production: 2 with replication 3)",
+    )
+    alerts_retention_days: int = Field(
+        400, ge=-1, description="retention of engagement.alerts (-1: forever)"
+    )
+    level_changes_retention_days: int = Field(
+        400, ge=-1, description="retention of engagement.level-changes (-1: forever)"
+    )
+    dead_letter_retention_days: int = Field(
+        30, ge=-1, description="retention of the dead-letter topic (-1: forever)"
+    )
+    topic_config_check: Literal["fail", "warn", "off"] = Field(
+        "fail",
+        description="at start-up, compare the broker's topics with these settings (replication, "
+        "min.insync.replicas, cleanup policy, retention): fail = refuse to start, warn = log",
+    )
+
     # --- Kafka security (engagement.kafka_security; docs/reliability.md) -------------------
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="how the clients talk to the brokers (SSL: TLS; SASL_*: login)"

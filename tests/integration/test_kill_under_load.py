@@ -7,14 +7,14 @@ acknowledged (the state after the restart would miss changes of events never rea
 persisted changelog offset ahead of what the changelog holds (recovery would skip records);
 a month closed with partial figures, or closed twice with different ones.
 
-The whole log is produced first; each run is killed a random moment (seeded) after it starts
-applying records, with offsets committed every 0.2 s, and the test checks after each kill
-that the group had not committed the whole log (the kill came mid-stream).
+The whole log is produced first; each run is killed at a random moment (seeded: after a
+random number of records it applied, at full speed), with offsets committed every 0.2 s, and
+the test checks after each kill that the group had not committed the whole log (the kill
+came mid-stream).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 from datetime import timedelta
@@ -98,8 +98,11 @@ async def test_sigkill_at_ten_moments_under_load_ends_equal_to_the_batch(
     for kill in range(KILLS):
         worker.start()
         worker.wait_ready()
-        wait_until(lambda: processed(worker) > 0, timeout=60, interval=0.05, what="reading")
-        await asyncio.sleep(rng.uniform(0.0, 0.25))  # a random moment of reading at full speed
+        # a random moment of reading at full speed: after a random number of records
+        target = rng.randint(300, 3000)
+        wait_until(
+            lambda t=target: processed(worker) >= t, timeout=60, interval=0.01, what="reading"
+        )
         seen = processed(worker)
         worker.kill()
         assert worker.proc is not None

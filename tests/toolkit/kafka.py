@@ -118,17 +118,47 @@ class Topics:
 # ------------------------------------------------------------------------------------------------
 
 
+@cache
+def _service_configs() -> dict[str, dict[str, str]]:
+    """Default topic name -> the topic configs the worker needs and checks at start-up
+    (``engagement.kafka_admin.service_topics`` of the default settings)."""
+    from engagement.kafka_admin import service_topics
+
+    return {spec.name: dict(spec.configs) for spec in service_topics(Settings.model_construct())}
+
+
+def topic_configs(name: str) -> dict[str, str]:
+    """The configs the worker expects of ``name`` (``<prefix>.<default name>`` or a default
+    name; {} for other topics)."""
+    for default, configs in _service_configs().items():
+        if name == default or name.endswith("." + default):
+            return configs
+    return {}
+
+
 async def create_topics(
-    names: Iterable[str], partitions: int = PARTITIONS, *, bootstrap: str = BOOTSTRAP
+    names: Iterable[str],
+    partitions: int = PARTITIONS,
+    *,
+    bootstrap: str = BOOTSTRAP,
+    replication_factor: int = 1,
 ) -> None:
-    """Create the topics that do not exist yet (an existing one is left as it is)."""
+    """Create the topics that do not exist yet (an existing one is left as it is), each with
+    the configs the worker checks at start-up (compaction, retention: ``topic_configs``)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         for name in names:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+                    [
+                        NewTopic(
+                            name,
+                            num_partitions=partitions,
+                            replication_factor=replication_factor,
+                            topic_configs=topic_configs(name) or None,
+                        )
+                    ]
                 )
     finally:
         await admin.close()

@@ -49,13 +49,15 @@ def test_start_order_and_healthchecks() -> None:
         "scorer",
         "simulator",
         "prometheus",
+        "alertmanager",
         "grafana",
     }
-    for name in ("kafka", "scorer", "prometheus", "grafana"):
+    for name in ("kafka", "scorer", "prometheus", "alertmanager", "grafana"):
         assert "healthcheck" in services[name], name
     assert services["scorer"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["simulator"]["depends_on"]["scorer"]["condition"] == "service_healthy"
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    assert services["prometheus"]["depends_on"]["alertmanager"]["condition"] == "service_healthy"
     assert services["kafka"]["image"] == "apache/kafka:3.9.1"
     assert services["scorer"]["deploy"]["replicas"] >= 2
 
@@ -88,3 +90,49 @@ def test_dockerfile_installs_from_the_lock() -> None:
     assert "COPY pyproject.toml uv.lock" in text
     assert "exec engagement-scorer" in text
     assert "USER 10001:10001" in text  # numeric: Kubernetes runAsNonRoot can check it
+
+
+def _installed_version(binary: str) -> str:
+    """``x.y.z`` of an installed Prometheus tool (``--version``'s first line)."""
+    import re
+    import shutil
+    import subprocess
+
+    path = shutil.which(binary)
+    if path is None:
+        import pytest
+
+        pytest.fail(
+            f"{binary} not found: run `bash scripts/prometheus.sh install` and "
+            "`bash scripts/alertmanager.sh install`",
+            pytrace=False,
+        )
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    found = re.search(r"version (\d+\.\d+\.\d+)", out.stdout + out.stderr)
+    assert found, out.stdout + out.stderr
+    return found.group(1)
+
+
+def test_compose_deploys_the_prometheus_and_alertmanager_the_rules_are_tested_with() -> None:
+    """promtool, amtool and the integration tests run the Debian packages: compose pins the
+    same versions, so what is deployed is what was tested."""
+    services = _compose()["services"]
+    assert services["prometheus"]["image"] == f"prom/prometheus:v{_installed_version('promtool')}"
+    assert services["alertmanager"]["image"] == f"prom/alertmanager:v{_installed_version('amtool')}"
+
+
+def test_prometheus_sends_to_the_compose_alertmanager() -> None:
+    services = _compose()["services"]
+    scrape = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = scrape["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == ["alertmanager:9093"]
+    assert "alertmanager" in services
+    base = scrape["global"]["external_labels"]["runbook_base"]
+    assert base.startswith("https://")
+    assert base.endswith("RUNBOOK.md")
+
+
+def test_the_simulator_runs_the_installed_module() -> None:
+    command = _compose()["services"]["simulator"]["command"]
+    assert command[:3] == ["python", "-m", "engagement_simulator"]
+    assert importlib.util.find_spec("engagement_simulator") is not None

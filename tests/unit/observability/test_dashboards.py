@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from deploy.dashboards import BUILDERS, OUT_DIR, render_all
 from deploy.dashboards import promql as q
 from deploy.dashboards.__main__ import main as generator_main
-from deploy.dashboards.common import DATASOURCE_UID, JOB
+from deploy.dashboards.common import DATASOURCE_INPUT, DATASOURCE_UID, DATASOURCE_VAR, JOB
 from engagement_scorer.metrics import ScorerMetrics
 from engagement_scorer.org_metrics import OrgMetricsCollector
 
@@ -92,10 +92,23 @@ def test_dashboard_structure(name: str) -> None:
     for panel in dashboard["panels"]:
         if panel["type"] == "row":
             continue
-        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         assert panel.get("targets"), panel["title"]
         for target in panel["targets"]:
-            assert target["datasource"]["uid"] == DATASOURCE_UID
+            assert target["datasource"]["uid"] == "${datasource}"
+    # no fixed datasource uid anywhere: it drops into any Grafana with any Prometheus
+    assert DATASOURCE_UID not in json.dumps(dashboard)
+    variables = dashboard["templating"]["list"]
+    assert variables[0]["name"] == DATASOURCE_VAR
+    assert variables[0]["type"] == "datasource"
+    assert variables[0]["query"] == "prometheus"
+    for var in variables[1:]:
+        assert var["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    (ds_input,) = dashboard["__inputs"]
+    assert ds_input["name"] == DATASOURCE_INPUT
+    assert ds_input["pluginId"] == "prometheus"
+    assert "${" + DATASOURCE_INPUT + "}" in json.dumps(variables[0])
+    assert {r["id"] for r in dashboard["__requires"]} == {"grafana", "prometheus"}
     for var in q.variable_queries(dashboard):
         assert var.name in json.dumps(dashboard["panels"]), f"${var.name} is never used"
 
@@ -160,3 +173,46 @@ def test_alert_probes_drop_thresholds_offsets_and_absent() -> None:
         "(a offset 7d) - a > 0.1 and a < 0.8 * (a offset 7d) and absent(b) and rate(c[5m]) > 1"
     )
     assert probes == ["a", "b", "c", "rate(c[5m])"]
+
+
+def test_adoption_dashboards_default_to_days_and_annotate_levels_and_alerts() -> None:
+    overview = DASHBOARDS["engagement-overview.json"]
+    org = DASHBOARDS["engagement-organisation.json"]
+    assert overview["time"]["from"] == "now-7d"
+    assert org["time"]["from"] == "now-30d"
+    for dashboard in (overview, org):
+        annotations = {a["name"]: a for a in dashboard["annotations"]["list"]}
+        assert set(annotations) >= {"Level changes", "Adoption alerts"}
+        for a in annotations.values():
+            assert a["datasource"]["uid"] == "${datasource}"
+            promql_parser.parse(_substituted(a["expr"]))
+        assert "engagement_org_level" in annotations["Level changes"]["expr"]
+        assert 'category="adoption"' in annotations["Adoption alerts"]["expr"]
+
+
+def test_organisations_are_picked_and_listed_by_name() -> None:
+    org = DASHBOARDS["engagement-organisation.json"]
+    (picker,) = [v for v in org["templating"]["list"] if v["name"] == "org_id"]
+    text = picker["query"]["query"] if isinstance(picker["query"], dict) else picker["query"]
+    assert "engagement_org_info" in text
+    import re
+
+    regex = picker["regex"].strip("/").replace("(?<", "(?P<")
+    sample = 'engagement_org_info{name="Acme Corp", org_id="org-7"} 1 1700000000000'
+    found = re.search(regex, sample)
+    assert found
+    assert (found["text"], found["value"]) == ("Acme Corp", "org-7")
+    overview = DASHBOARDS["engagement-overview.json"]
+    tables = [p for p in q.panel_queries(overview) if "engagement_org_info" in p.expr]
+    assert {p.panel for p in tables} >= {
+        "Worst movers (score change over 7 days)",
+        "Adoption alerts firing",
+    }
+
+
+def test_alert_panels_show_the_services_alerts() -> None:
+    org = DASHBOARDS["engagement-organisation.json"]
+    (panel,) = [p for p in q.panel_queries(org) if p.panel == "Alerts firing"]
+    assert "org_alert:engagement_org_alert_firing:max" in panel.expr
+    service = DASHBOARDS["engagement-service.json"]
+    assert any("engagement_build_info" in p.expr for p in q.panel_queries(service))

@@ -201,3 +201,95 @@ def test_for_read_model_reads_levels_targets_and_benchmarks_like_the_score_event
     assert bench == {"reach": 1.0, "visit": 0.0, "view": -1.0}
     # org-b has no profile: no target gap, no benchmark position.
     assert not any(dict(labels).get("org_id") == "org-b" for name, labels in got if "gap" in name)
+
+
+def _firing(alert: str, component: str | None, severity: str) -> dict[str, object]:
+    return {"alert": alert, "component": component, "severity": severity, "status": "firing"}
+
+
+def test_firing_alerts_are_a_gauge_per_org_under_the_cap_and_counted_for_all() -> None:
+    states = {f"org-{i}": _State(50.0) for i in range(3)}
+    firing = {
+        "org-0": [
+            _firing("component_below_threshold", "reach", "critical"),
+            _firing("score_drop", None, "warning"),
+        ],
+        "org-2": [_firing("below_target", None, "warning")],  # beyond the cap of 2
+    }
+    collector = OrgMetricsCollector(
+        lambda: states, cap=2, firing_of=lambda org: list(firing.get(org, []))
+    )
+    got = _samples(_registry(collector))
+    per_org = {
+        labels: v for (name, labels), v in got.items() if name == "engagement_org_alert_firing"
+    }
+    assert per_org == {
+        (
+            ("alert", "component_below_threshold"),
+            ("component", "reach"),
+            ("org_id", "org-0"),
+            ("severity", "critical"),
+        ): 1.0,
+        (
+            ("alert", "score_drop"),
+            ("component", ""),
+            ("org_id", "org-0"),
+            ("severity", "warning"),
+        ): 1.0,
+    }
+    counts = {labels: v for (name, labels), v in got.items() if name == "engagement_alerts_firing"}
+    assert counts[(("alert", "below_target"), ("severity", "warning"))] == 1  # org-2 counted
+    assert counts[(("alert", "score_drop"), ("severity", "warning"))] == 1
+    assert counts[(("alert", "level_regression"), ("severity", "critical"))] == 0  # present, 0
+    assert len(counts) == 8  # every alert x severity
+    # resolved: the series goes away
+    firing["org-0"] = []
+    got = _samples(_registry(collector))
+    assert not any(name == "engagement_org_alert_firing" for name, _ in got)
+
+
+def test_org_info_names_the_organisation_for_pickers() -> None:
+    from engagement_scorer.org_profile import OrgProfileView
+
+    profiles = {
+        "org-a": OrgProfileView(
+            "org-a", name="Acme", sector="retail", employees=800, platform_type="intranet"
+        ),
+        "org-b": OrgProfileView("org-b"),  # no name: the id stands in
+    }
+    states = {"org-a": _State(50.0), "org-b": _State(None), "org-c": _State(None)}
+    collector = OrgMetricsCollector(lambda: states, cap=10, profile_of=profiles.get)
+    got = _samples(_registry(collector))
+    info = {labels: v for (name, labels), v in got.items() if name == "engagement_org_info"}
+    group = profiles["org-a"].group
+    assert group is not None
+    assert info == {
+        (
+            ("name", "Acme"),
+            ("org_id", "org-a"),
+            ("platform_type", "intranet"),
+            ("sector", "retail"),
+            ("size_band", group.size_band),
+        ): 1.0,
+        **{
+            (
+                ("name", org),
+                ("org_id", org),
+                ("platform_type", ""),
+                ("sector", ""),
+                ("size_band", ""),
+            ): 1.0
+            for org in ("org-b", "org-c")  # org-c: no profile at all
+        },
+    }
+
+
+def test_build_info_names_the_version() -> None:
+    from engagement_scorer.metrics import build_version
+
+    registry = CollectorRegistry()
+    ScorerMetrics(registry)
+    got = _samples(registry)
+    (labels,) = [dict(lbl) for name, lbl in got if name == "engagement_build_info"]
+    assert labels["version"] == build_version() != "unknown"
+    assert labels["python_version"].startswith("3.11")

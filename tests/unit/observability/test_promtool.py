@@ -53,7 +53,34 @@ def test_every_alert_has_a_unit_test_and_the_required_metadata() -> None:
                 name = rule["alert"]
                 assert f"alertname: {name}" in tested, f"{name} has no promtool unit test"
                 assert rule["labels"]["severity"] in {"page", "ticket"}, name
+                assert rule["labels"]["category"] == path.stem, name  # adoption | service
                 assert {"summary", "description", "runbook_url"} <= set(rule["annotations"])
-                anchor = rule["annotations"]["runbook_url"].rpartition("#")[2]
+                base, _, anchor = rule["annotations"]["runbook_url"].rpartition("#")
+                # absolute: the configured base URL (an external label), never a repo path
+                assert base == "{{ $externalLabels.runbook_base }}", name
                 assert f"## {name}".lower() in runbook, name
                 assert anchor == name.lower(), name
+
+
+def _rules(stem: str) -> list[dict[str, object]]:
+    import yaml
+
+    groups = yaml.safe_load((PROM / "rules" / f"{stem}.yml").read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_adoption_alerts_forward_the_services_episodes_one_rule_per_kind() -> None:
+    """One alert truth: every adoption alert reads the service's firing gauge, never the
+    figures, and every kind of episode the service has gets exactly one rule."""
+    from engagement.domain import ALERTS
+
+    kinds = []
+    for rule in _rules("adoption"):
+        if "alert" not in rule:
+            continue
+        expr = str(rule["expr"])
+        assert "org_alert:engagement_org_alert_firing:max" in expr, rule["alert"]
+        for figure in ("score_ratio", "component_ratio", "engagement_org_level"):
+            assert figure not in expr, rule["alert"]
+        kinds.append(expr.split('alert="')[1].split('"')[0])
+    assert sorted(kinds) == sorted(ALERTS)
