@@ -147,8 +147,10 @@ async def _read_topic(
     try:
         # The consumer knows a topic's partitions once its metadata is asked for: nothing
         # subscribes here, so ask for it (without this the topic reads as empty).
-        consumer._client.add_topic(topic)
-        await consumer._client.force_metadata_update()
+        client = getattr(consumer, "_client", None)
+        if client is not None:
+            client.add_topic(topic)
+            await client.force_metadata_update()
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
             return []

@@ -117,4 +117,6 @@ async def test_rocksdb_store_gets_the_bytes_and_the_acknowledged_offset(tmp_path
     for future, meta in producer.futures:
         future.set_result(meta)
     await asyncio.gather(*futures)
+    await asyncio.sleep(0)  # the futures' own callbacks run on the next turn of the loop
+    await asyncio.sleep(0)
     assert table.data.persisted_offset(tp) == 2  # the last of the three records (0, 1, 2)
