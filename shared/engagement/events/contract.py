@@ -165,6 +165,31 @@ def _headers_trait() -> dict[str, Any]:
     }
 
 
+def topic_bindings() -> dict[str, dict[str, Any]]:
+    """Each topic's Kafka channel binding (``replicas``, ``topicConfiguration``) from the
+    service's own topic policy at the default settings (``engagement.kafka_admin``: what the
+    worker creates and checks at start-up). ``replicas`` is ENGAGEMENT_TOPIC_REPLICATION_FACTOR
+    (1 by default; 3 on a production cluster), and ENGAGEMENT_TOPIC_MIN_INSYNC_REPLICAS, when
+    set, becomes each output topic's ``min.insync.replicas`` (the binding has no field for it:
+    the channel's description says so)."""
+    from engagement.kafka_admin import service_topics
+    from engagement.settings import Settings
+
+    found: dict[str, dict[str, Any]] = {}
+    for spec in service_topics(Settings.model_construct()):
+        config: dict[str, Any] = {}
+        for key, value in spec.configs.items():
+            if key == "cleanup.policy":
+                config[key] = sorted(value.split(","))
+            elif key in ("retention.ms", "retention.bytes", "delete.retention.ms"):
+                config[key] = int(value)
+        binding: dict[str, Any] = {"replicas": spec.replication_factor}
+        if config:
+            binding["topicConfiguration"] = config
+        found[spec.name] = binding
+    return found
+
+
 def _key_binding(description: str) -> dict[str, Any]:
     return {
         "kafka": {
@@ -326,9 +351,11 @@ def asyncapi_document(base: str = SCHEMA_BASE_URL) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     for topic, action, types, description in _CHANNELS:
         ids = types or [_DEAD_LETTER_ID]
-        kafka: dict[str, Any] = {"topic": topic, "bindingVersion": _KAFKA_BINDING_VERSION}
-        if topic == topics.ORG_PROFILES_TOPIC:
-            kafka["topicConfiguration"] = {"cleanup.policy": ["compact"]}
+        kafka: dict[str, Any] = {
+            "topic": topic,
+            "bindingVersion": _KAFKA_BINDING_VERSION,
+            **topic_bindings().get(topic, {}),
+        }
         channels[topic] = {
             "address": topic,
             "description": description,
@@ -350,7 +377,11 @@ def asyncapi_document(base: str = SCHEMA_BASE_URL) -> dict[str, Any]:
             "version": "1.0.0",
             "description": "CloudEvents 1.0 on Kafka read and written by the engagement-score "
             "service. Payload schemas are in schemas/ (JSON Schema draft 2020-12). "
-            + _GENERATED_NOTE,
+            "Each channel's Kafka binding gives the topic's policy as the worker creates and "
+            "checks it at start-up: replicas = ENGAGEMENT_TOPIC_REPLICATION_FACTOR (shown at "
+            "its default, 1; 3 on a production cluster), cleanup policy and retention; "
+            "ENGAGEMENT_TOPIC_MIN_INSYNC_REPLICAS, when set, is every output topic's "
+            "min.insync.replicas. " + _GENERATED_NOTE,
         },
         "defaultContentType": "application/json",
         "servers": {
