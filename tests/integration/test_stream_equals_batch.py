@@ -154,11 +154,14 @@ async def test_stream_equals_batch_after_sigkill_mid_stream(
 ) -> None:
     topics = Topics(unique_prefix())
     worker = await start_with_profiles(topics, tmp_path, workers)
-    await produce(topics.activity, LOG.activity)
+    # most of the log, the rest after the kill: the kill is mid-stream however fast it reads
     total = len(LOG.activity)
+    head = int(0.7 * total)
+    await produce(topics.activity, LOG.activity[:head])
     wait_until(lambda: processed(worker) >= 0.4 * total, timeout=300, what="40% consumed")
     done_at_kill = processed(worker)
     worker.kill()
+    await produce(topics.activity, LOG.activity[head:])
     assert done_at_kill < total, "the stream was over before the kill"
     worker.start()
     worker.wait_ready(timeout=180)
