@@ -91,6 +91,12 @@ class ActivityPlane:
         self.records = 0  # records handed to this plane (bench: first/last inside the worker)
         self._decoded = (0, 0)  # the decoder's (fast, reference) counts already exported
 
+    def ready(self, partition: int) -> bool:
+        """After a rebuild a partition's records wait until the second stage has read the
+        score partition as far as the previous owner published: the first stage would
+        otherwise race through a backlog while its restored organisations cannot publish."""
+        return self.scoring.emitter.partition_ready(partition)
+
     async def handle(self, partition: int, records: Sequence[Any]) -> list[asyncio.Future[Any]]:
         if not self.records:
             self.plane_metrics.first_record.set(time.time())

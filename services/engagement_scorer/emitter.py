@@ -67,6 +67,8 @@ class ScoreEmitter:
         self.awaiting_sync: set[str] = set()
         #: score partition -> the end offset the second stage must reach (taken after rebuild)
         self.sync_targets: dict[int, int] = {}
+        #: org -> day-end figures taken while it waited for the second stage (``emit``)
+        self.held_day_ends: dict[str, list[ScoreUpdated]] = {}
 
     def live_now(self) -> int:
         """The moment the live clock reports (0 when off: pure event time)."""
@@ -88,11 +90,15 @@ class ScoreEmitter:
             published = self.last_assessed(org_id)
         return max(state_as_of, published)
 
-    def emit(self, orgs: Iterable[str]) -> list[Outgoing]:
+    def emit(self, orgs: Iterable[str], day_end: bool = False) -> list[Outgoing]:
         """Score records for the organisations of ``orgs`` whose figures changed since their
         last one. Synchronous: every decision is made on the same states (no event can be
-        applied in between); the caller sends the records in order."""
-        s = self.settings
+        applied in between); the caller sends the records in order.
+
+        ``day_end``: the organisations are about to leave their local day. One still waiting
+        for the second stage (restored by a rebuild) cannot be published yet, but its day's
+        last figures are taken now and published, in order, once it may be (unless what was
+        published before the takeover is already later: that publication covered the day)."""
         out: list[Outgoing] = []
         for org_id in sorted(orgs):
             self.dirty.discard(org_id)
@@ -103,19 +109,29 @@ class ScoreEmitter:
                 continue
             if org_id not in self.published_as_of:
                 if not self.last_published_known(org_id):
+                    if day_end:
+                        held = score_payload(state, state.as_of)
+                        self.held_day_ends.setdefault(org_id, []).append(held)
                     self.dirty.add(org_id)  # next time
                     continue
                 self.published_as_of[org_id] = self.last_assessed(org_id)
+            for held in self.held_day_ends.pop(org_id, ()):
+                if int(held.as_of.timestamp()) >= self.published_as_of[org_id]:
+                    out.extend(self._publish(org_id, self.read_model.enrich(held)))
             as_of = self.as_of_now(org_id, state.as_of)
-            payload = self.read_model.enrich(score_payload(state, as_of))
-            digest = figures_digest(payload)
-            if self.last_digest.get(org_id) == digest:
-                continue
-            out.append(Outgoing.of(s.scores_topic, score_record(payload, s.output_source, digest)))
-            self.last_digest[org_id] = digest
-            self.last_published[org_id] = payload
-            self.published_as_of[org_id] = as_of
+            out.extend(self._publish(org_id, self.read_model.enrich(score_payload(state, as_of))))
         return out
+
+    def _publish(self, org_id: str, payload: ScoreUpdated) -> list[Outgoing]:
+        """The score record of ``payload``, unless its figures are the last published ones."""
+        s = self.settings
+        digest = figures_digest(payload)
+        if self.last_digest.get(org_id) == digest:
+            return []
+        self.last_digest[org_id] = digest
+        self.last_published[org_id] = payload
+        self.published_as_of[org_id] = int(payload.as_of.timestamp())
+        return [Outgoing.of(s.scores_topic, score_record(payload, s.output_source, digest))]
 
     def publishable(self, now: float) -> set[str]:
         """The changed organisations whose partitions may be published now (``EmitPacer``;
@@ -131,6 +147,15 @@ class ScoreEmitter:
             if self.pacer.ready(partition, at, end, now):
                 found.update(orgs)
         return found
+
+    def partition_ready(self, partition: int) -> bool:
+        """True when no organisation of activity ``partition`` waits for the second stage
+        (``last_published_known``)."""
+        if not self.awaiting_sync:
+            return True
+        n = self.settings.topic_partitions
+        waiting = [o for o in self.awaiting_sync if partition_of(o, n) == partition]
+        return all(self.last_published_known(o) for o in waiting)
 
     def last_published_known(self, org_id: str) -> bool:
         """Is the as_of last published for ``org_id`` known? Always for an organisation this
@@ -160,4 +185,5 @@ class ScoreEmitter:
         self.last_digest.clear()
         self.last_published.clear()
         self.published_as_of.clear()  # reloaded lazily from the assessments table
+        self.held_day_ends.clear()
         self.dirty.update(self.states.orgs)

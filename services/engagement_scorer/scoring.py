@@ -204,7 +204,7 @@ class ScoringStage:
         state = self.states.state_for(org_id)
         dirty = self.emitter.dirty
         if org_id in dirty and state.leaves_day(activity.time):
-            outputs.extend(self.emitter.emit({org_id}))  # the day it leaves, first
+            outputs.extend(self.emitter.emit({org_id}, day_end=True))  # the day it leaves, first
         applied = state.apply(activity)
         if applied.changes:
             self.states.persist(org_id, applied.changes)
@@ -281,7 +281,7 @@ class ScoringStage:
             if org_id in self.emitter.dirty and self.states.orgs[org_id].leaves_day(now)
         }
         if leaving:
-            moved.outputs.extend(self.emitter.emit(leaving))
+            moved.outputs.extend(self.emitter.emit(leaving, day_end=True))
         months: list[Outgoing] = []
         for org_id in orgs:
             state = self.states.orgs[org_id]

@@ -42,6 +42,10 @@ class BatchPlane(Protocol):
     topic: str  # the topic taken off Faust's per-record path
     max_records: int  # most records handed over at once (the loop is yielded in between)
 
+    def ready(self, partition: int) -> bool:
+        """May the partition's records be applied now? (False: they are read again later.)"""
+        ...
+
     async def handle(self, partition: int, records: Sequence[Any]) -> list[asyncio.Future[Any]]:
         """Apply the records (in offset order); returns the futures of the producer batches
         their processing caused. The offsets are acknowledged once all of them are done."""
@@ -109,6 +113,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             chunk = batch[start : start + limit]
             if not chunk:
                 continue
+            if not plane.ready(tp.partition):  # read again once the partition may be applied
+                await self.seek(tp, chunk[0].offset)
+                await asyncio.sleep(0.05)
+                return
             async with self._batch_lock:  # a revocation waits for the batch in hand
                 if self.app.consumer_generation_id != generation or not self.flow_active:
                     return

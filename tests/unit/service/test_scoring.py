@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
 
 from engagement.domain import Outcome
 from engagement.events import DeadLetterReason, ScoreUpdated, decode_output
@@ -113,6 +115,50 @@ def test_a_restored_organisation_waits_for_the_second_stage_to_catch_up() -> Non
     f.progress.scores.processed(0, 4)  # the second stage read to the end offset
     [out] = f.emitter.emit({"org-1"})
     assert _score(out).as_of == at("2025-03-05")  # what was published before, not earlier
+
+
+@pytest.mark.parametrize(
+    ("published_before", "days"),
+    [
+        # the previous owner published the 1st at 09:00: from that day on, each day's end
+        (at("2025-03-01", 9), ["2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04"]),
+        # it had published up to the 3rd: the days before are covered by its publications
+        (at("2025-03-03", 10), ["2025-03-03", "2025-03-04"]),
+    ],
+)
+def test_day_ends_read_while_waiting_for_the_second_stage_are_published_once_it_caught_up(
+    published_before: datetime, days: list[str]
+) -> None:
+    """After a rebuild the worker may read a backlog (days of it) before the second stage has
+    caught up: each day it leaves still gets its last score, published in order once it may
+    be; a day the previous owner had already published past is not published again."""
+    f = FirstStage()
+    f.feed(created("a", at("2025-03-01", 9)))
+    f.emitter.restart()
+    scores = f.settings.scores_topic
+    f.partitions.ends[(scores, 0)] = 5
+    f.feed(visit("a", at("2025-03-02", 10)))  # leaves the 1st: held
+    f.feed(created("b", at("2025-03-03", 10)))  # leaves the 2nd: held
+    f.feed(visit("b", at("2025-03-04", 11)))  # leaves the 3rd: held
+    assert f.emitter.emit({"org-1"}) == []  # still waiting
+    f.assessment_table["org-1"] = {"as_of": epoch_seconds(published_before)}
+    f.progress.scores.processed(0, 4)  # the second stage read to the end offset
+    published = [_score(out) for out in f.emitter.emit({"org-1"})]
+    assert [p.window_end.isoformat() for p in published] == days
+    as_ofs = [p.as_of for p in published]
+    assert as_ofs == sorted(as_ofs)  # never back
+    assert as_ofs[-1] == at("2025-03-04", 11)
+
+
+def test_a_restored_partition_is_not_applied_before_the_second_stage_caught_up() -> None:
+    f = FirstStage()
+    f.feed(created("a", at("2025-03-03", 9)))
+    assert f.emitter.partition_ready(0)
+    f.emitter.restart()
+    f.partitions.ends[(f.settings.scores_topic, 0)] = 5
+    assert not f.emitter.partition_ready(0)  # its records are read again later
+    f.progress.scores.processed(0, 4)  # the second stage read to the end offset
+    assert f.emitter.partition_ready(0)
 
 
 def test_a_profile_sets_the_time_zone_and_a_tombstone_withdraws_it() -> None:
