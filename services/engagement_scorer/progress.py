@@ -46,8 +46,10 @@ class Progress:
     profiles: PartitionProgress = field(default_factory=PartitionProgress)
 
     def reset(self) -> None:
+        """After a rebuild: the first stage's partitions start again. The second stage's
+        progress is kept: it is not rebuilt, and a score tail it read just before the
+        rebuild must still count (the restored organisations wait for it: ``emitter``)."""
         self.activity = PartitionProgress()
-        self.scores = PartitionProgress()
         self.profiles = PartitionProgress()
 
 
@@ -55,9 +57,8 @@ def reached(partitions: Partitions, topic: str, partition: int, progress: Partit
     """The next offset of the partition to process: from ``progress``, or where reading
     started when nothing has been processed since the assignment."""
     next_offset = progress.next_offset(partition)
-    if next_offset is not None:
-        return next_offset
-    return partitions.committed(topic, partition) or 0
+    committed = partitions.committed(topic, partition) or 0
+    return committed if next_offset is None else max(next_offset, committed)
 
 
 def caught_up(
