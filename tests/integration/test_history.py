@@ -29,6 +29,7 @@ from engagement_simulator.traffic import generate
 
 from ..clock import TEST_NOW
 from .harness import BOOTSTRAP, Topics, Worker, create_topics, produce, unique_prefix, wait_until
+from .test_reliability import processed, profiles_applied
 
 pytestmark = pytest.mark.kafka
 
@@ -117,23 +118,6 @@ def assert_history_equals_batch(worker: Worker, timeout: float = 180) -> None:
         assert not differ, (
             f"breakdowns of {len(differ)} orgs differ: {next(iter(differ.items()), None)}"
         )
-
-
-def processed(worker: Worker) -> float:
-    with contextlib.suppress(OSError, ValueError):
-        applied = worker.counter("engagement_events_processed_total") - worker.counter(
-            "engagement_events_processed_total", type="intranet.org.profile.v1"
-        )
-        return applied + worker.counter("engagement_events_dead_lettered_total")
-    return -1.0
-
-
-def profiles_applied(*workers: Worker) -> float:
-    total = 0.0
-    for w in workers:
-        with contextlib.suppress(OSError, ValueError):
-            total += w.counter("engagement_events_processed_total", type="intranet.org.profile.v1")
-    return total
 
 
 def raw_get(worker: Worker, path: str, accept: str | None = None) -> tuple[int, str, str]:
