@@ -130,21 +130,29 @@ def register_agents(ctx: WorkerContext) -> None:
                 if isinstance(body, dict) and isinstance(body.get("now"), int):
                     moved = scoring.clock_tick(event.message.partition, body["now"])
                     sent = sender.put(moved.outputs)  # in the step that built them
+                    await sent.settled()  # outputs before state: see ``dataplane``
                     await ctx.changelog.flush()
-                    await sent.handed()
 
     @app.agent(topics.scores, concurrency=1, name="assess-scores")
     async def assess_scores(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             try:
+                ctx.assessed_changelog.writes.at(message.partition)  # the org's partition
                 assessed = ctx.assessing.score_event(message.key, message.value, _headers(message))
                 if assessed.unreadable is not None:
                     reason, detail = assessed.unreadable
                     ctx.bad_input_log.warning(
                         "scores:" + reason, "unreadable score event", detail=detail
                     )
-                await sender.send_all(assessed.outputs)
+                # Outputs before state, as in the first stage (``dataplane``): a score event
+                # read again after a restart onto an assessment that already holds it
+                # changes nothing, so its level change or alert must already be out. The
+                # changelog records are then in the producer, which Faust flushes before
+                # it commits this offset.
+                sent = sender.put(assessed.outputs)
+                await sent.settled()
+                await ctx.assessed_changelog.flush()
                 for peer in assessed.peers:
                     await topics.peer.send(key=peer.group.encode(), value=peer.body())
             finally:

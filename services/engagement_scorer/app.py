@@ -7,6 +7,8 @@ when started (``python -m engagement_scorer``, the only importer of this module)
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 import structlog
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -41,7 +43,7 @@ from .state import OrgStates, StateTables
 from .transport import EngagementApp
 from .ui_views import register_ui
 from .views import register_views
-from .writes import TABLES, PendingTable, PendingWrites
+from .writes import SECOND_STAGE_TABLES, TABLES, PendingTable, PendingWrites
 
 __all__ = ["create_app"]
 
@@ -169,10 +171,13 @@ def create_app(
     # the first stage's writes (its state, breakdowns, closed months) go out per batch
     writes = PendingWrites()
     states = OrgStates(s.scoring_rules(), tables.state, s.topic_partitions, writes)
-    assessments = Assessments(s, tables.assessments)
+    # the second stage's writes (assessments, day-end history) go out per score event,
+    # after what the event caused is acknowledged (``agents.assess_scores``)
+    assessed_writes = PendingWrites(SECOND_STAGE_TABLES)
+    assessments = Assessments(s, PendingTable("assessments", assessed_writes, tables.assessments))
     history = History(
         HistoryTables(
-            days=tables.history_days,
+            days=PendingTable("history-days", assessed_writes, tables.history_days),
             months=PendingTable("history-months", writes, tables.history_months),
         ),
         s.history_retention_days,
@@ -199,6 +204,10 @@ def create_app(
     bad_input_log = RateLimitedLog(log)
     scoring = ScoringStage(s, states, emitter, clock, partitions, progress, history, breakdowns)
     sender = TopicSender(topics.outputs(), metrics, bad_input_log)
+
+    def producer() -> Any:  # the app's aiokafka producer: it exists only once the app runs
+        return app.producer._ensure_producer()  # type: ignore[attr-defined]
+
     changelog = ChangelogWriter(
         {
             **{name: getattr(tables.state, name) for name in TABLES},
@@ -206,7 +215,12 @@ def create_app(
             "history-months": tables.history_months,
         },
         writes,
-        lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]
+        producer,
+    )
+    assessed_changelog = ChangelogWriter(
+        {"assessments": tables.assessments, "history-days": tables.history_days},
+        assessed_writes,
+        producer,
     )
     plane = ActivityPlane(
         s.activity_topic,
@@ -245,6 +259,7 @@ def create_app(
         ),
         sender=sender,
         changelog=changelog,
+        assessed_changelog=assessed_changelog,
         plane=plane,
         history=history,
         breakdowns=breakdowns,

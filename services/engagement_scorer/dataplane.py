@@ -2,9 +2,9 @@
 
 ``transport.BatchingConsumer`` hands each fetched list of ``intranet.activity`` records of a
 partition here, in offset order. One batch is: the scoring stage applies every record as the
-per-record path would (decode, day-end score, domain, dead letters, closed months), its state
-changes are written once per changed key (``changelog``), its outputs are handed to the
-producer, the counters move once; the futures of all of it go back to the consumer, which
+per-record path would (decode, day-end score, domain, dead letters, closed months), its outputs
+are sent and acknowledged, then its state changes are written once per changed key
+(``changelog``), the counters move once; the futures of all of it go back to the consumer, which
 acknowledges the offsets only when the broker has acknowledged every one of them.
 """
 
@@ -102,6 +102,12 @@ class ActivityPlane:
             self.plane_metrics.first_record.set(time.time())
         applied = self.scoring.activity_batch(partition, records)
         sent = self.sender.put(applied.outputs)  # now: in the order the stages built them
+        # Outputs before state: a worker killed once the changelog holds the batch's state,
+        # but before its offsets are committed, reads the batch again after the restart onto
+        # a state that already holds it. Those records then change nothing (duplicates), so
+        # what they caused (a day's last score, a closed month) is never built again: it
+        # must be in its topic before the state that no longer causes it is.
+        await sent.settled()
         records_before, bytes_before = self.changelog.records, self.changelog.bytes
         futures = await self.changelog.flush()
         futures.extend(sent.acked)

@@ -48,6 +48,12 @@ class Sent:
         if self.last_handed is not None:
             await self.last_handed
 
+    async def settled(self) -> None:
+        """Until the broker has answered for every record (acknowledged or refused: a refusal
+        stays in its future, for whoever acknowledges the input offsets to see)."""
+        if self.acked:
+            await asyncio.wait(self.acked)
+
 
 class TopicSender:
     """Sends ``Outgoing`` records on the worker's Faust topics, in ``put`` order, and counts

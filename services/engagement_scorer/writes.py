@@ -1,4 +1,4 @@
-"""The first stage's table writes, collected: one write per changed key per batch.
+"""The stages' table writes, collected: one write per changed key per batch.
 
 The stages never write a Faust table directly. ``OrgStates.persist`` and the profile handler
 record each change here under the input partition being processed (``at``); the data plane
@@ -13,15 +13,25 @@ without Faust.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["DELETED", "EXTRA_TABLES", "TABLES", "PendingTable", "PendingWrites"]
+__all__ = [
+    "DELETED",
+    "EXTRA_TABLES",
+    "SECOND_STAGE_TABLES",
+    "TABLES",
+    "PendingTable",
+    "PendingWrites",
+]
 
 #: The first stage's tables, by name (``state.StateTables``' fields).
 TABLES: tuple[str, ...] = ("orgs", "accounts", "messages", "reads", "profiles")
 #: Tables the first stage's helpers write (``breakdown_store``, ``history``), by Faust name.
 EXTRA_TABLES: tuple[str, ...] = ("breakdowns", "history-months")
+#: The second stage's tables (``assess``, ``history`` days), by Faust name: written the same
+#: way, from their own ``PendingWrites``, after the score event's outputs are acknowledged.
+SECOND_STAGE_TABLES: tuple[str, ...] = ("assessments", "history-days")
 
 
 class _Deleted:
@@ -41,10 +51,9 @@ class PendingWrites:
 
     __slots__ = ("_pending", "partition")
 
-    def __init__(self) -> None:
-        self._pending: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in TABLES}
-        for name in EXTRA_TABLES:
-            self._pending[name] = {}
+    def __init__(self, tables: Iterable[str] = (*TABLES, *EXTRA_TABLES)) -> None:
+        """``tables``: the names written through this instance (the first stage's default)."""
+        self._pending: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in tables}
         #: the input partition the writes belong to (the changelog partition they go to)
         self.partition = 0
 
@@ -102,9 +111,9 @@ class PendingWrites:
 
 
 class PendingTable(MutableMapping[str, Any]):
-    """A table as a first-stage helper (breakdowns, closed-month history) writes it: writes
-    go to ``writes`` under ``name`` (written out with the batch, ``changelog``); reads see
-    them first, then the table."""
+    """A table as a helper (breakdowns, history, assessments) writes it: writes go to
+    ``writes`` under ``name`` (written out with the batch, ``changelog``); reads see them
+    first, then the table."""
 
     def __init__(self, name: str, writes: PendingWrites, table: MutableMapping[str, Any]) -> None:
         self.name = name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,14 +16,16 @@ from prometheus_client import CollectorRegistry
 from engagement.events import (
     DEAD_LETTER_REASON_HEADER,
     AccountCreated,
+    OrgProfile,
     encode_event,
     topics,
 )
 from engagement.settings import Settings
 from engagement_scorer.app import create_app
+from engagement_scorer.publish import figures_digest, score_record
 
 from ...clock import TEST_NOW
-from .fakes import FakeProducer
+from .fakes import FakeProducer, score
 
 
 @pytest.fixture
@@ -86,3 +89,91 @@ async def test_the_activity_agent_applies_counts_and_dead_letters(worker: Any) -
     assert dead == 1
     # both records are behind the agent: the live clock's caught-up check sees offset 2
     assert ctx.progress.activity.next_offset(0) == 2
+
+
+async def test_a_batch_s_outputs_are_acknowledged_before_its_state_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outputs before state (``dataplane``): a batch read again after a restart onto a state
+    that already holds it causes nothing, so what it caused must be in its topic first. While
+    the broker has not answered for the batch's dead letter, no changelog record is written
+    (the store neither); once it has, the batch's state goes out."""
+    settings = Settings(store="memory://", data_dir=tmp_path, clock_start=TEST_NOW)
+    ctx = create_app(settings, CollectorRegistry())
+    acks: list[asyncio.Future[Any]] = []
+
+    async def held(*, key: Any = None, value: Any = None, headers: Any = None) -> Any:
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
+
+    monkeypatch.setattr(ctx.topics.outputs()[settings.dead_letter_topic], "send", held)
+    producer = FakeProducer()
+    ctx.changelog.producer = lambda: producer
+    created = encode_event(
+        type=topics.ACCOUNT_CREATED_TYPE,
+        source="urn:test",
+        id="e-1",
+        time=TEST_NOW - timedelta(hours=1),
+        subject=None,
+        data=AccountCreated(org_id="org-1", account_id="a1"),
+        key="org-1",
+    )
+    records = [
+        SimpleNamespace(key=created.key, value=created.value, headers=created.headers, offset=0),
+        SimpleNamespace(key=b"org-1", value=b"not json", headers=[("ce_type", b"x")], offset=1),
+    ]
+    handled = asyncio.ensure_future(ctx.plane.handle(0, records))
+    for _ in range(50):  # the outbox hands the dead letter over; its ack is held
+        await asyncio.sleep(0)
+    assert len(acks) == 1
+    assert not handled.done()
+    assert producer.sent == []
+    assert len(ctx.tables.state.accounts) == 0
+    acks[0].set_result(None)
+    futures = await asyncio.wait_for(handled, timeout=5)
+    assert producer.records("-accounts-changelog")
+    assert len(ctx.tables.state.accounts) == 1
+    # the consumer still gets the dead letter's acknowledgement (and the changelog's)
+    assert len(futures) == 3
+    assert [f.result() for f in futures].count(None) == 1
+
+
+async def test_a_score_event_s_alert_is_acknowledged_before_its_assessment_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second stage keeps the same order: the alert a score event fired is acknowledged
+    before the assessment (which would not fire it again) and the day's history entry reach
+    their stores and changelogs."""
+    settings = Settings(store="memory://", data_dir=tmp_path, clock_start=TEST_NOW)
+    ctx = create_app(settings, CollectorRegistry())
+    acks: list[asyncio.Future[Any]] = []
+
+    async def held(*, key: Any = None, value: Any = None, headers: Any = None) -> Any:
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
+
+    monkeypatch.setattr(ctx.topics.outputs()[settings.alerts_topic], "send", held)
+    producer = FakeProducer()
+    ctx.assessed_changelog.producer = lambda: producer
+    profile = OrgProfile(org_id="o", target_level="engaging").model_dump(mode="json")
+    ctx.tables.state.profiles.data["o"] = profile
+    payload = score(TEST_NOW, interact=30)  # Interact under the target's threshold: fires
+    record = score_record(payload, "urn:test", figures_digest(payload))
+    agent = ctx.app.agents["assess-scores"]
+    async with agent.test_context() as channel:
+        put = asyncio.ensure_future(
+            channel.put(value=record.value, key=record.key, headers=record.headers)
+        )
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert len(acks) == 1  # the alert, handed over, not acknowledged
+        assert producer.sent == []
+        assert "o" not in ctx.tables.assessments
+        acks[0].set_result(None)
+        await asyncio.wait_for(put, timeout=5)
+        for _ in range(100):
+            await asyncio.sleep(0)
+    assert producer.records("-assessments-changelog")
+    assert producer.records("-history-days-changelog")
+    assert ctx.tables.assessments["o"]["firing"]
+    assert ctx.history.day_span("o") == (TEST_NOW.date().toordinal(),) * 2
