@@ -31,10 +31,9 @@ from engagement.domain.history import HistoryPoint
 from engagement.events import ComponentFigure, Components
 
 from .context import WorkerContext
-from .openapi import Param, Route, register
-from .openapi import Problem as ApiProblem
+from .openapi import Param, Problem, Route, register
 from .publish import score_payload
-from .views import org_route, scored_state
+from .views import org_route, problem, scored_state
 
 __all__ = [
     "CSV_COLUMNS",
@@ -135,25 +134,6 @@ def advice_response(ctx: WorkerContext, org_id: str) -> AdviceResponse | None:
             )
             for a in found
         ],
-    )
-
-
-class Problem(BaseModel):
-    """An error, RFC 9457 ``application/problem+json``."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    org_id: str | None = None
-
-
-def problem(web: Any, status: int, title: str, detail: str, org_id: str | None = None) -> Any:
-    body = Problem(title=title, status=status, detail=detail, org_id=org_id)
-    return web.json(
-        body.model_dump(mode="json", exclude_none=True),
-        status=status,
-        content_type="application/problem+json",
     )
 
 
@@ -284,12 +264,12 @@ class BreakdownsResponse(BaseModel):
     window: dict[str, str] = Field(description="start and end of the window (ISO dates)")
 
 
-_ERRORS: dict[int, type[BaseModel] | str] = {404: ApiProblem, 503: ApiProblem}
+_ERRORS: dict[int, type[BaseModel] | str] = {404: Problem, 503: Problem}
 register(
     Route(
         "/orgs/{org_id}/history",
         "History",
-        {200: HistoryResponse, 400: ApiProblem, **_ERRORS},
+        {200: HistoryResponse, 400: Problem, **_ERRORS},
         description="Each local day's last figures, or each closed month's final figures; "
         "the same rows as CSV (text/csv, header row, fixed columns) with ?format=csv or "
         "Accept: text/csv.",
@@ -336,11 +316,11 @@ def register_history_views(ctx: WorkerContext) -> None:
             csv_wanted = wants_csv(request)
             if not known(ctx, org_id):
                 return problem(
-                    web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id
+                    web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id=org_id
                 )
             response = history_response(ctx, org_id, request.query)
         except BadQuery as exc:
-            return problem(web, 400, "bad query", str(exc), org_id)
+            return problem(web, 400, "bad query", str(exc), org_id=org_id)
         if csv_wanted:
             name = f"{org_id}-history-{response.granularity}.csv"
             return web.text(
@@ -355,7 +335,9 @@ def register_history_views(ctx: WorkerContext) -> None:
     async def org_advice(web: Any, request: Any, org_id: str) -> Any:
         found = advice_response(ctx, org_id)
         if found is None:
-            return problem(web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id)
+            return problem(
+                web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id=org_id
+            )
         return web.json(found.model_dump(mode="json"))
 
     @app.page("/orgs/{org_id}/breakdowns")
@@ -367,7 +349,9 @@ def register_history_views(ctx: WorkerContext) -> None:
             window = state.figures(ctx.emitter.as_of_now(org_id, state.as_of))
             found = ctx.breakdowns.figures(org_id, window)
         if found is None:
-            return problem(web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id)
+            return problem(
+                web, 404, "unknown organisation", f"no figures of {org_id!r}", org_id=org_id
+            )
         return web.json({"org_id": org_id, **found})
 
     @ctx.tables.breakdowns.on_recover
