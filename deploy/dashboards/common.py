@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus as prom
+from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.variants import Dataquery
 from grafana_foundation_sdk.models import dashboard as model
@@ -47,6 +48,33 @@ def query(
     if fmt is not None:
         q = q.format(fmt)
     return q
+
+
+def label_table(
+    title: str,
+    description: str,
+    expr: str,
+    columns: dict[str, str],
+    hidden: Iterable[str] = ("Time", "Value"),
+) -> table.Panel:
+    """A table of the series an instant query returns now, one row each: their labels as
+    columns (``columns``: label -> column title), the sample's time and value hidden."""
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .with_target(query(expr, instant=True, fmt=PromQueryFormat.TABLE))
+        .with_transformation(
+            model.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": dict.fromkeys(hidden, True),
+                    "renameByName": dict(columns),
+                },
+            )
+        )
+    )
 
 
 def targets(*exprs: tuple[str, str]) -> list[Builder[Dataquery]]:

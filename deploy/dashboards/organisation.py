@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, timeseries
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as model
-from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from .common import (
     DATASOURCE,
     ORG_UID,
     alert_annotation,
     benchmark_mappings,
+    label_table,
     level_change_annotation,
     level_mappings,
     number_panels,
@@ -100,34 +100,14 @@ def build() -> model.Dashboard:
         ).thresholds(thresholds((None, "green"), (1, "orange")))
     )
     d = d.with_panel(
-        table.Panel()
-        .title("Alerts firing")
-        .description(
+        label_table(
+            "Alerts firing",
             "The service's firing alert episodes for this organisation: which alert, which "
             "component, the service's severity. The sentence with the figures: "
-            "GET /orgs/{id}/alerts or the organisation page."
-        )
-        .datasource(DATASOURCE)
-        .with_target(
-            query(
-                "max by (alert, component, service_severity) "
-                f"(org_alert:engagement_org_alert_firing:max{{{ORG}}})",
-                instant=True,
-                fmt=PromQueryFormat.TABLE,
-            )
-        )
-        .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "Value": True},
-                    "renameByName": {
-                        "alert": "Alert",
-                        "component": "Component",
-                        "service_severity": "Severity",
-                    },
-                },
-            )
+            "GET /orgs/{id}/alerts or the organisation page.",
+            "max by (alert, component, service_severity) "
+            f"(org_alert:engagement_org_alert_firing:max{{{ORG}}})",
+            {"alert": "Alert", "component": "Component", "service_severity": "Severity"},
         )
         .height(6)
         .span(24)

@@ -14,6 +14,7 @@ from .common import (
     ORG_UID,
     OVERVIEW_UID,
     alert_annotation,
+    label_table,
     level_change_annotation,
     number_panels,
     org_names,
@@ -210,65 +211,34 @@ def build() -> model.Dashboard:
         .span(12)
     )
     d = d.with_panel(
-        table.Panel()
-        .title("Adoption alerts firing")
-        .description(
+        label_table(
+            "Adoption alerts firing",
             "The service's firing alert episodes per organisation (what the pager gets, "
-            "unless a service-health alert mutes them in Alertmanager)."
-        )
-        .datasource(DATASOURCE)
-        .with_target(
-            query(
-                org_names(
-                    "max by (org_id, alert, component, service_severity) "
-                    "(org_alert:engagement_org_alert_firing:max)"
-                ),
-                instant=True,
-                fmt=PromQueryFormat.TABLE,
-            )
-        )
-        .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "Value": True},
-                    "renameByName": {
-                        "name": "Organisation",
-                        "org_id": "Id",
-                        "alert": "Alert",
-                        "component": "Component",
-                        "service_severity": "Severity",
-                    },
-                },
-            )
+            "unless a service-health alert mutes them in Alertmanager).",
+            org_names(
+                "max by (org_id, alert, component, service_severity) "
+                "(org_alert:engagement_org_alert_firing:max)"
+            ),
+            {
+                "name": "Organisation",
+                "org_id": "Id",
+                "alert": "Alert",
+                "component": "Component",
+                "service_severity": "Severity",
+            },
         )
         .height(10)
         .span(12)
     )
     d = d.with_panel(
-        table.Panel()
-        .title("Service alerts (firing and pending)")
-        .description(
+        label_table(
+            "Service alerts (firing and pending)",
             "Service-health alerts Prometheus is evaluating right now; pending ones have not "
             "lasted their `for` duration yet. While the scorer is down, lagging or "
-            "dead-lettering, Alertmanager mutes the adoption alerts."
-        )
-        .datasource(DATASOURCE)
-        .with_target(
-            query(
-                'sort_desc(ALERTS{alertname=~"Engagement.*", category="service"})',
-                instant=True,
-                fmt=PromQueryFormat.TABLE,
-            )
-        )
-        .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "Value": True, "__name__": True},
-                    "renameByName": {"alertname": "Alert", "alertstate": "State"},
-                },
-            )
+            "dead-lettering, Alertmanager mutes the adoption alerts.",
+            'sort_desc(ALERTS{alertname=~"Engagement.*", category="service"})',
+            {"alertname": "Alert", "alertstate": "State"},
+            hidden=("Time", "Value", "__name__"),
         )
         .height(10)
         .span(24)

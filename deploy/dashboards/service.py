@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as model
-from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from .common import DATASOURCE, JOB, SERVICE_UID, number_panels, query, targets, thresholds
+from .common import (
+    DATASOURCE,
+    JOB,
+    SERVICE_UID,
+    label_table,
+    number_panels,
+    query,
+    targets,
+    thresholds,
+)
 from .common import dashboard as new_dashboard
 
 INST = 'instance=~"$instance"'
@@ -99,29 +107,11 @@ def build() -> model.Dashboard:
     )
 
     d = d.with_panel(
-        table.Panel()
-        .title("Versions")
-        .description("The version each worker runs (engagement_build_info).")
-        .datasource(DATASOURCE)
-        .with_target(
-            query(
-                f"max by (instance, version, python_version) (engagement_build_info{{{INST}}})",
-                instant=True,
-                fmt=PromQueryFormat.TABLE,
-            )
-        )
-        .with_transformation(
-            model.DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "Value": True},
-                    "renameByName": {
-                        "instance": "Worker",
-                        "version": "Version",
-                        "python_version": "Python",
-                    },
-                },
-            )
+        label_table(
+            "Versions",
+            "The version each worker runs (engagement_build_info).",
+            f"max by (instance, version, python_version) (engagement_build_info{{{INST}}})",
+            {"instance": "Worker", "version": "Version", "python_version": "Python"},
         )
         .height(5)
         .span(24)

@@ -52,9 +52,8 @@ def worker(
     return ctx, prometheus, sent, producer
 
 
-async def test_the_activity_agent_applies_counts_and_dead_letters(worker: Any) -> None:
-    ctx, prometheus, sent, producer = worker
-    created = encode_event(
+def _account_created() -> Any:
+    return encode_event(
         type=topics.ACCOUNT_CREATED_TYPE,
         source="urn:test",
         id="e-1",
@@ -63,6 +62,23 @@ async def test_the_activity_agent_applies_counts_and_dead_letters(worker: Any) -
         data=AccountCreated(org_id="org-1", account_id="a1"),
         key="org-1",
     )
+
+
+def _hold_acks(monkeypatch: pytest.MonkeyPatch, topic: Any) -> list[asyncio.Future[Any]]:
+    """``topic``'s sends are handed over at once and acknowledged when the test says so."""
+    acks: list[asyncio.Future[Any]] = []
+
+    async def held(*, key: Any = None, value: Any = None, headers: Any = None) -> Any:
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
+
+    monkeypatch.setattr(topic, "send", held)
+    return acks
+
+
+async def test_the_activity_agent_applies_counts_and_dead_letters(worker: Any) -> None:
+    ctx, prometheus, sent, producer = worker
+    created = _account_created()
     agent = ctx.app.agents["score-activity"]
     async with agent.test_context() as channel:
         await channel.put(value=created.value, key=created.key, headers=created.headers)
@@ -100,24 +116,10 @@ async def test_a_batch_s_outputs_are_acknowledged_before_its_state_is_written(
     (the store neither); once it has, the batch's state goes out."""
     settings = Settings(store="memory://", data_dir=tmp_path, clock_start=TEST_NOW)
     ctx = create_app(settings, CollectorRegistry())
-    acks: list[asyncio.Future[Any]] = []
-
-    async def held(*, key: Any = None, value: Any = None, headers: Any = None) -> Any:
-        acks.append(asyncio.get_running_loop().create_future())
-        return acks[-1]
-
-    monkeypatch.setattr(ctx.topics.outputs()[settings.dead_letter_topic], "send", held)
+    acks = _hold_acks(monkeypatch, ctx.topics.outputs()[settings.dead_letter_topic])
     producer = FakeProducer()
     ctx.changelog.producer = lambda: producer
-    created = encode_event(
-        type=topics.ACCOUNT_CREATED_TYPE,
-        source="urn:test",
-        id="e-1",
-        time=TEST_NOW - timedelta(hours=1),
-        subject=None,
-        data=AccountCreated(org_id="org-1", account_id="a1"),
-        key="org-1",
-    )
+    created = _account_created()
     records = [
         SimpleNamespace(key=created.key, value=created.value, headers=created.headers, offset=0),
         SimpleNamespace(key=b"org-1", value=b"not json", headers=[("ce_type", b"x")], offset=1),
@@ -146,13 +148,7 @@ async def test_a_score_event_s_alert_is_acknowledged_before_its_assessment_is_wr
     their stores and changelogs."""
     settings = Settings(store="memory://", data_dir=tmp_path, clock_start=TEST_NOW)
     ctx = create_app(settings, CollectorRegistry())
-    acks: list[asyncio.Future[Any]] = []
-
-    async def held(*, key: Any = None, value: Any = None, headers: Any = None) -> Any:
-        acks.append(asyncio.get_running_loop().create_future())
-        return acks[-1]
-
-    monkeypatch.setattr(ctx.topics.outputs()[settings.alerts_topic], "send", held)
+    acks = _hold_acks(monkeypatch, ctx.topics.outputs()[settings.alerts_topic])
     producer = FakeProducer()
     ctx.assessed_changelog.producer = lambda: producer
     profile = OrgProfile(org_id="o", target_level="engaging").model_dump(mode="json")
