@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .changelog import ChangelogWriter
@@ -23,6 +24,8 @@ from .scoring import BatchApplied, ScoringStage
 from .sending import TopicSender
 
 __all__ = ["ActivityPlane", "DataPlaneMetrics"]
+
+log = structlog.get_logger("engagement_scorer.dataplane")
 
 _BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
 
@@ -90,12 +93,21 @@ class ActivityPlane:
         self.plane_metrics = plane_metrics
         self.records = 0  # records handed to this plane (bench: first/last inside the worker)
         self._decoded = (0, 0)  # the decoder's (fast, reference) counts already exported
+        #: partition -> monotonic time it was first found waiting (logged when it may go on)
+        self._waiting: dict[int, float] = {}
 
     def ready(self, partition: int) -> bool:
         """After a rebuild a partition's records wait until the second stage has read the
         score partition as far as the previous owner published: the first stage would
         otherwise race through a backlog while its restored organisations cannot publish."""
-        return self.scoring.emitter.partition_ready(partition)
+        ready = self.scoring.emitter.partition_ready(partition)
+        if not ready and partition not in self._waiting:
+            self._waiting[partition] = time.monotonic()
+            log.info("activity partition waits for the second stage", partition=partition)
+        elif ready and partition in self._waiting:
+            waited = time.monotonic() - self._waiting.pop(partition)
+            log.info("activity partition goes on", partition=partition, waited_seconds=waited)
+        return ready
 
     async def handle(self, partition: int, records: Sequence[Any]) -> list[asyncio.Future[Any]]:
         if not self.records:

@@ -101,7 +101,7 @@ async def test_sigkill_at_ten_moments_under_load_ends_equal_to_the_batch(
         # a random moment of reading at full speed: after a random number of records
         target = rng.randint(300, 3000)
         wait_until(
-            lambda t=target: processed(worker) >= t, timeout=60, interval=0.01, what="reading"
+            lambda t=target: processed(worker) >= t, timeout=180, interval=0.01, what="reading"
         )
         seen = processed(worker)
         worker.kill()
