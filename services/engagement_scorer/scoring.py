@@ -272,6 +272,11 @@ class ScoringStage:
             return moved
         if not caught_up(self.partitions, s.profiles_topic, partition, self.progress.profiles):
             return moved
+        # Restored organisations waiting for the second stage could only hold the day they
+        # leave in memory, lost with the worker while their new state is in the changelog: a
+        # later tick (the clock only goes on) moves them once they may be published.
+        if not self.emitter.partition_ready(partition):
+            return moved
         self.states.writes_at(partition)
         orgs = self.states.orgs_of_partition(partition)
         # The day each organisation leaves is published first (see ``emitter``).

@@ -193,3 +193,23 @@ def test_the_clock_moves_a_caught_up_partition_only() -> None:
     assert topics == [f.settings.scores_topic, f.settings.monthly_topic]
     assert f.states.orgs["org-1"].as_of == now
     assert f.stage.clock_tick(0, now - int(timedelta(hours=1).total_seconds())).moved == 0
+
+
+def test_the_clock_waits_while_restored_organisations_wait_for_the_second_stage() -> None:
+    """A tick while a restored partition waits would take the day it leaves into memory only
+    (its state change reaches the changelog): it waits, and a later tick moves it."""
+    f = FirstStage()
+    f.feed(created("a", at("2025-03-03", 9)))
+    f.progress.activity.processed(0, 0)
+    f.partitions.ends[(f.settings.activity_topic, 0)] = 1
+    f.partitions.ends[(f.settings.profiles_topic, 0)] = 0
+    f.emitter.restart()
+    f.partitions.ends[(f.settings.scores_topic, 0)] = 5
+    now = epoch_seconds(at("2025-03-04", 12))
+    waiting = f.stage.clock_tick(0, now)
+    assert (waiting.moved, waiting.outputs) == (0, [])
+    assert f.states.orgs["org-1"].as_of < now
+    f.progress.scores.processed(0, 4)  # the second stage read to the end offset
+    moved = f.stage.clock_tick(0, now)
+    assert moved.moved == 1
+    assert [_score(o).window_end.isoformat() for o in moved.outputs] == ["2025-03-03"]
