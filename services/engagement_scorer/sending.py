@@ -16,6 +16,7 @@ broker (what the data plane waits for before it acknowledges its offsets).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections import deque
 from dataclasses import dataclass, field
@@ -111,7 +112,14 @@ class TopicSender:
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._drain())
+            # In a context of its own: a task copies the context it is created in, and the
+            # first ``put`` may come from an agent processing an event. Faust's
+            # ``Topic.send`` attaches what is sent while an event is current to that event
+            # (published only when its offset is committed), so every record would have
+            # waited for a commit of that stale event, which the commit, waiting for the
+            # records, never made: no output acknowledged, no offset committed.
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._drain(), context=contextvars.Context())
 
     async def _drain(self) -> None:
         queue = self._queue
@@ -140,7 +148,10 @@ class TopicSender:
     async def _send_one(self, out: Outgoing) -> asyncio.Future[Any]:
         future = cast(
             "asyncio.Future[Any]",
-            await self.topics[out.topic].send(key=out.key, value=out.value, headers=out.headers),
+            # force: sent now, never attached to an event (the outbox keeps the order)
+            await self.topics[out.topic].send(
+                key=out.key, value=out.value, headers=out.headers, force=True
+            ),
         )
         metrics = self.metrics
         if out.reason is None:

@@ -39,7 +39,12 @@ def worker(
     for name, topic in ctx.topics.outputs().items():
 
         async def record(
-            *, key: Any = None, value: Any = None, headers: Any = None, _topic: str = name
+            *,
+            key: Any = None,
+            value: Any = None,
+            headers: Any = None,
+            force: bool = False,
+            _topic: str = name,
         ) -> Any:
             sent.append((_topic, value, dict(headers or [])))
             done = asyncio.get_running_loop().create_future()
@@ -68,7 +73,9 @@ def _hold_acks(monkeypatch: pytest.MonkeyPatch, topic: Any) -> list[asyncio.Futu
     """``topic``'s sends are handed over at once and acknowledged when the test says so."""
     acks: list[asyncio.Future[Any]] = []
 
-    async def held(*, key: Any = None, value: Any = None, headers: Any = None) -> Any:
+    async def held(
+        *, key: Any = None, value: Any = None, headers: Any = None, force: bool = False
+    ) -> Any:
         acks.append(asyncio.get_running_loop().create_future())
         return acks[-1]
 

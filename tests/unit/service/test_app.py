@@ -97,7 +97,7 @@ class _Topic:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
 
-    async def send(self, *, key: Any, value: Any, headers: Any) -> Any:
+    async def send(self, *, key: Any, value: Any, headers: Any, force: bool = False) -> Any:
         self.sent.append((key, value, headers))
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)

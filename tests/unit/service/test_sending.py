@@ -5,9 +5,11 @@ acknowledgement future follows the producer's; a refused record fails its future
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 import pytest
+from faust.streams import _current_event, current_event
 from prometheus_client import CollectorRegistry
 
 from engagement.logging import RateLimitedLog
@@ -24,8 +26,13 @@ class SlowTopic:
         self.fail_on = fail_on
         self.sent: list[bytes | None] = []
         self.pending: list[asyncio.Future[Any]] = []
+        #: (the Faust event current in the sending task, force) of each send
+        self.calls: list[tuple[Any, bool]] = []
 
-    async def send(self, *, key: Any, value: Any, headers: Any) -> asyncio.Future[Any]:
+    async def send(
+        self, *, key: Any, value: Any, headers: Any, force: bool = False
+    ) -> asyncio.Future[Any]:
+        self.calls.append((current_event(), force))
         await asyncio.sleep(self.delay)
         if value == self.fail_on:
             raise RuntimeError("producer refused the record")
@@ -94,3 +101,23 @@ async def test_a_refused_record_fails_its_futures_and_the_rest_still_go() -> Non
     assert topic.sent == [b"good"]
     with pytest.raises(RuntimeError):
         await sender.send_all([out(b"bad")])
+
+
+class _Event:
+    """Stands for the Faust event an agent is processing (weakly referenced, as Faust does)."""
+
+
+async def test_records_are_sent_now_outside_the_event_that_queued_them() -> None:
+    """Faust attaches a ``Topic.send`` made while an event is current to that event: the
+    record would go out only when that event's offset is committed. The outbox's task must
+    not inherit the event of the agent whose ``put`` started it, and sends with ``force``."""
+    topic = SlowTopic()
+    sender = _sender(topic)
+    event = _Event()
+    token = _current_event.set(weakref.ref(event))
+    try:
+        assert current_event() is event  # what an agent's put would run under
+        await sender.put([out(b"1")]).handed()
+    finally:
+        _current_event.reset(token)
+    assert topic.calls == [(None, True)]
