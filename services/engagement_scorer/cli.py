@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -134,6 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import create_app
 
     ctx = create_app()
+    from .local_state import reset_after_unclean_stop
+
+    conf = ctx.app.conf
+    if reset_after_unclean_stop(Path(conf.appdir), Path(conf.tabledir)):
+        log.warning(
+            "local table stores removed: the last run did not stop cleanly, so they are "
+            "rebuilt from the changelogs (docs/reliability.md)"
+        )
     ensure_worker_topics(ctx)
     sys.argv = [sys.argv[0], *faust_argv(ctx.settings.log_level)]
     ctx.app.main()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from time import monotonic
 from typing import Any, Protocol
 
@@ -30,6 +31,8 @@ import faust
 import structlog
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
+
+from .local_state import mark_clean_stop
 
 __all__ = ["BatchPlane", "BatchingConsumer", "DrainingProducer", "EngagementApp", "Transport"]
 
@@ -62,6 +65,12 @@ class EngagementApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         return Transport(self.conf.broker_consumer, self, loop=self.loop)
+
+    async def on_shutdown(self) -> None:
+        """After every table is closed: the local stores may be trusted next time
+        (``local_state``)."""
+        await super().on_shutdown()
+        mark_clean_stop(Path(self.conf.appdir))
 
     def _new_producer_transport(self) -> TransportT:
         return Transport(self.conf.broker_producer, self, loop=self.loop)
