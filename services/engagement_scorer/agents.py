@@ -130,7 +130,7 @@ def register_agents(ctx: WorkerContext) -> None:
                 if isinstance(body, dict) and isinstance(body.get("now"), int):
                     moved = scoring.clock_tick(event.message.partition, body["now"])
                     sent = sender.put(moved.outputs)  # in the step that built them
-                    await sent.settled()  # outputs before state: see ``dataplane``
+                    await sent.acknowledged()  # outputs before state: see ``dataplane``
                     await ctx.changelog.flush()
 
     @app.agent(topics.scores, concurrency=1, name="assess-scores")
@@ -151,7 +151,7 @@ def register_agents(ctx: WorkerContext) -> None:
                 # changelog records are then in the producer, which Faust flushes before
                 # it commits this offset.
                 sent = sender.put(assessed.outputs)
-                await sent.settled()
+                await sent.acknowledged()
                 await ctx.assessed_changelog.flush()
                 for peer in assessed.peers:
                     await topics.peer.send(key=peer.group.encode(), value=peer.body())

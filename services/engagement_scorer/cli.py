@@ -27,6 +27,8 @@ from engagement.cli import parser as command_parser
 from engagement.kafka_admin import TopicConfigError, check_topics, ensure_topics, service_topics
 from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
+from .local_state import reset_after_unclean_stop
+
 if TYPE_CHECKING:
     from .context import WorkerContext
 
@@ -135,8 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .app import create_app
 
     ctx = create_app()
-    from .local_state import reset_after_unclean_stop
-
     conf = ctx.app.conf
     if reset_after_unclean_stop(Path(conf.appdir), Path(conf.tabledir)):
         log.warning(

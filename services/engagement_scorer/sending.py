@@ -55,6 +55,14 @@ class Sent:
         if self.acked:
             await asyncio.wait(self.acked)
 
+    async def acknowledged(self) -> None:
+        """Until the broker has acknowledged every record; raises the first refusal (an
+        agent's input is then not acknowledged, and its state change not written)."""
+        await self.settled()
+        for future in self.acked:
+            if (exc := future.exception()) is not None:
+                raise exc
+
 
 class TopicSender:
     """Sends ``Outgoing`` records on the worker's Faust topics, in ``put`` order, and counts

@@ -121,3 +121,18 @@ async def test_records_are_sent_now_outside_the_event_that_queued_them() -> None
     finally:
         _current_event.reset(token)
     assert topic.calls == [(None, True)]
+
+
+async def test_acknowledged_raises_a_refusal_settled_does_not() -> None:
+    """The agents write their state only after ``acknowledged``: a refused output stops them
+    there. The data plane waits with ``settled`` and leaves the refusal to the consumer."""
+    topic = SlowTopic(fail_on=b"bad")
+    sender = _sender(topic)
+    sent = sender.put([out(b"good"), out(b"bad")])
+    waiting = asyncio.ensure_future(sent.settled())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    topic.ack()
+    await asyncio.wait_for(waiting, timeout=5)
+    with pytest.raises(RuntimeError, match="refused"):
+        await sent.acknowledged()
