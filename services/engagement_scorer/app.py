@@ -27,6 +27,7 @@ from .changelog import ChangelogWriter
 from .clock import WorkerClock
 from .context import Topics, WorkerContext, WorkerTables
 from .dataplane import ActivityPlane, DataPlaneMetrics
+from .diagnostics import install_dump_on_signal
 from .emitter import ScoreEmitter
 from .history import History, HistoryTables
 from .history_views import register_history_views
@@ -150,6 +151,22 @@ def _tables(app: faust.App, n: int, s: Settings) -> WorkerTables:
     )
 
 
+def progress_facts(
+    s: Settings, emitter: ScoreEmitter, progress: Progress, partitions: FaustPartitions
+) -> dict[str, Any]:
+    """The stages' progress, for the diagnostics dump: the second stage's next offset and
+    committed offset per score partition, and what the first stage waits for."""
+    return {
+        "orgs_awaiting_second_stage": len(emitter.awaiting_sync),
+        "score_offsets_awaited": dict(emitter.sync_targets),
+        "scores_next": {p: progress.scores.next_offset(p) for p in range(s.topic_partitions)},
+        "scores_committed": {
+            p: partitions.committed(s.scores_topic, p) for p in range(s.topic_partitions)
+        },
+        "activity_next": {p: progress.activity.next_offset(p) for p in range(s.topic_partitions)},
+    }
+
+
 def create_app(
     settings: Settings | None = None, prometheus: CollectorRegistry = REGISTRY
 ) -> WorkerContext:
@@ -233,6 +250,13 @@ def create_app(
     )
     if s.batch_data_plane:
         app.batch_plane = plane
+
+    @app.task
+    async def dump_on_sigusr1() -> None:  # ``diagnostics``: what a stuck worker waits for
+        install_dump_on_signal(
+            app, sender, lambda: progress_facts(s, emitter, progress, partitions)
+        )
+
     app.before_flush = sender.drained
     ctx = WorkerContext(
         settings=s,

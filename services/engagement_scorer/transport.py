@@ -186,6 +186,26 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         if waiting is not None and not waiting.done():
             waiting.set_result(None)
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned partition to its committed offset, and one with none to its
+        beginning (``consumer_auto_offset_reset`` earliest, this service's setting).
+
+        aiokafka's ``seek_to_committed`` leaves a partition without a committed offset where
+        it is. After a rebalance, Faust's streams drop every record fetched under the
+        previous generation, relying on this seek to read them again: a partition that was
+        never committed (the score topic the second stage reads, on a new group or while
+        nothing of it was processed yet) then lost them for good, and the first stage, which
+        waits for the second stage to reach the score topic's end, waited forever."""
+        committed = await super().seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset != "earliest":
+            return committed
+        never = [
+            tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)
+        ]
+        if never:
+            await self._thread.seek_to_beginning(*never)
+        return committed
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         async with self._batch_lock:
             await super().on_partitions_revoked(revoked)
