@@ -82,6 +82,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._batch_lock = asyncio.Lock()
+        #: the generation whose seek to the committed offsets is done (``seek_to_committed``)
+        self._sought_generation: int | None = None
 
     async def _wait_next_records(
         self,
@@ -104,6 +106,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if not self.flow_active or self.app.consumer_generation_id != generation:
                 continue
             if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            # Not before this generation's seek to the committed offsets: Faust resumes the
+            # partitions just before it, and records applied in between would be applied
+            # again after older ones once the seek moves the partition back (a month closed
+            # on a state missing some of its events). The seek reads these again.
+            if self._sought_generation != generation:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             await self._deliver(tp, batch, plane, generation)
@@ -196,14 +204,17 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         never committed (the score topic the second stage reads, on a new group or while
         nothing of it was processed yet) then lost them for good, and the first stage, which
         waits for the second stage to reach the score topic's end, waited forever."""
+        generation = self.app.consumer_generation_id
         committed = await super().seek_to_committed()
         if self.app.conf.consumer_auto_offset_reset != "earliest":
+            self._sought_generation = generation
             return committed
         never = [
             tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)
         ]
         if never:
             await self._thread.seek_to_beginning(*never)
+        self._sought_generation = generation
         return committed
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
