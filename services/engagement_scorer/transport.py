@@ -206,15 +206,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         waits for the second stage to reach the score topic's end, waited forever."""
         generation = self.app.consumer_generation_id
         committed = await super().seek_to_committed()
-        if self.app.conf.consumer_auto_offset_reset != "earliest":
-            self._sought_generation = generation
-            return committed
-        never = [
-            tp for tp, offset in committed.items() if not offset and not self._is_changelog_tp(tp)
-        ]
-        if never:
-            await self._thread.seek_to_beginning(*never)
-        self._sought_generation = generation
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            never = [
+                tp for tp, off in committed.items() if not off and not self._is_changelog_tp(tp)
+            ]
+            if never:
+                await self._thread.seek_to_beginning(*never)
         return committed
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
