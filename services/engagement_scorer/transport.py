@@ -82,8 +82,6 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._batch_lock = asyncio.Lock()
-        #: the generation whose seek to the committed offsets is done (``seek_to_committed``)
-        self._sought_generation: int | None = None
 
     async def _wait_next_records(
         self,
@@ -106,12 +104,6 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if not self.flow_active or self.app.consumer_generation_id != generation:
                 continue
             if active is not None and tp not in active and tp not in self._buffered_partitions:
-                continue
-            # Not before this generation's seek to the committed offsets: Faust resumes the
-            # partitions just before it, and records applied in between would be applied
-            # again after older ones once the seek moves the partition back (a month closed
-            # on a state missing some of its events). The seek reads these again.
-            if self._sought_generation != generation:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             await self._deliver(tp, batch, plane, generation)
@@ -204,7 +196,6 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         never committed (the score topic the second stage reads, on a new group or while
         nothing of it was processed yet) then lost them for good, and the first stage, which
         waits for the second stage to reach the score topic's end, waited forever."""
-        generation = self.app.consumer_generation_id
         committed = await super().seek_to_committed()
         if self.app.conf.consumer_auto_offset_reset == "earliest":
             never = [
