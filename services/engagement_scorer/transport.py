@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import faust
 import structlog
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 
@@ -82,11 +83,22 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._batch_lock = asyncio.Lock()
+        self._init_seek_gate()
+
+    def _init_seek_gate(self) -> None:
+        #: the generation whose partitions Faust last sought to their committed offsets
+        self._sought_generation: int | None = None
+        #: perform_seek calls so far: a fetch that spans one may hold records of either side
+        self._seek_epoch = 0
+        #: tp -> where that seek put it (None: its beginning, never committed)
+        self._sought_offsets: dict[TP, int | None] = {}
+        self._held_generation: int | None = None  # the generation last logged as held back
 
     async def _wait_next_records(
         self,
         timeout: float,  # noqa: ASYNC109 - Faust's signature
     ) -> tuple[Mapping[TP, list[Any]] | None, set[TP] | None]:
+        epoch = self._seek_epoch  # before the fetch: see ``_may_apply``
         records, active = await super()._wait_next_records(timeout)
         plane: BatchPlane | None = getattr(self.app, "batch_plane", None)
         if not records or plane is None:
@@ -106,14 +118,16 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            await self._deliver(tp, batch, plane, generation)
+            await self._deliver(tp, batch, plane, generation, epoch)
         commit_every = self._commit_every
         if commit_every is not None and self._n_acked >= commit_every:
             self._n_acked = 0
             await self.commit()
         return records, active
 
-    async def _deliver(self, tp: TP, batch: list[Any], plane: BatchPlane, generation: int) -> None:
+    async def _deliver(
+        self, tp: TP, batch: list[Any], plane: BatchPlane, generation: int, epoch: int
+    ) -> None:
         read_offset = self._read_offset.get(tp)
         if read_offset is not None:  # already read (Faust drops those too)
             batch = [r for r in batch if r.offset >= read_offset]
@@ -122,19 +136,81 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             chunk = batch[start : start + limit]
             if not chunk:
                 continue
-            if not plane.ready(tp.partition):  # read again once the partition may be applied
-                await self.seek(tp, chunk[0].offset)
-                await asyncio.sleep(0.05)
-                return
             async with self._batch_lock:  # a revocation waits for the batch in hand
                 if self.app.consumer_generation_id != generation or not self.flow_active:
                     return
-                await self._add_gaps(tp, chunk)
-                futures = await plane.handle(tp.partition, chunk)
-                self._read_offset[tp] = chunk[-1].offset
-                self.app.monitor.stream_inbound_time[tp] = monotonic()
+                if not await self._may_apply(tp, generation, epoch):
+                    return
+                if not plane.ready(tp.partition):  # read again once the partition may be applied
+                    await self._seek_in_thread(tp, chunk[0].offset)
+                    waiting = True
+                else:
+                    waiting = False
+                    await self._add_gaps(tp, chunk)
+                    futures = await plane.handle(tp.partition, chunk)
+                    if self._seek_epoch == epoch:  # else the seek set where to read from
+                        self._read_offset[tp] = chunk[-1].offset
+                    self.app.monitor.stream_inbound_time[tp] = monotonic()
+            if waiting:
+                await asyncio.sleep(0.05)
+                return
             self._ack_when_sent(tp, [r.offset for r in chunk], futures, generation)
             await asyncio.sleep(0)
+
+    async def _may_apply(self, tp: TP, generation: int, epoch: int) -> bool:
+        """May records of ``tp`` fetched in seek epoch ``epoch`` be applied? (Under the lock.)
+
+        On the first assignment of a process Faust never stops the flow: it resumes the
+        partitions once their tables are recovered and only then seeks them to their committed
+        offsets. Records applied in between would be read again after the seek, older ones
+        after newer, and the committed offset Faust records at the seek would lie behind the
+        offsets acknowledged meanwhile, so that partition would never be committed again. So
+        nothing is applied before the generation's seek (the seek puts the partition where
+        those records were read from). A fetch that spanned the seek may hold records from
+        before or after it: the partition is sought again where the seek put it."""
+        if self._sought_generation != generation:
+            if self._held_generation != generation:
+                self._held_generation = generation
+                log.info("activity records wait for the seek to the committed offsets", tp=str(tp))
+            return False
+        if epoch != self._seek_epoch:
+            offset = self._sought_offsets.get(tp)
+            if offset:
+                await self._seek_in_thread(tp, offset)
+            elif self.app.conf.consumer_auto_offset_reset == "earliest":
+                await self._thread.seek_to_beginning(tp)  # as ``seek_to_committed`` did
+                self._read_offset[tp] = None
+            else:
+                return True  # never committed, reset to latest: aiokafka's position stands
+            return False
+        return True
+
+    async def _seek_in_thread(self, tp: TP, offset: int) -> None:
+        """``Consumer.seek``, run on the consumer thread's loop: aiokafka's fetcher belongs to
+        that loop, and Faust's own ``seek`` changes it from this one (a future of the other
+        loop resolved from here, its records dict changed under its feet)."""
+        consumer = self._thread._ensure_consumer()
+
+        async def seek() -> None:
+            consumer.seek(tp, offset)
+
+        try:
+            await self._thread.call_thread(seek)
+        except IllegalStateError:  # revoked meanwhile: its new owner reads it
+            log.info("partition revoked before it was sought back", tp=str(tp))
+            return
+        self._read_offset[tp] = offset or None
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets; opens the data plane to this generation
+        (``_may_apply``). Not under the batch lock: a rebalance callback waits for that lock
+        while this waits for the consumer thread. A batch in hand meanwhile is one of a
+        stopped flow (Faust seeks here again only then), never acknowledged: its read offset
+        is not kept either (``_deliver``)."""
+        generation = self.app.consumer_generation_id
+        await super().perform_seek()
+        self._seek_epoch += 1
+        self._sought_generation = generation
 
     async def _add_gaps(self, tp: TP, chunk: list[Any]) -> None:
         """Offsets missing between records (compaction, transaction markers) count as read,
@@ -197,6 +273,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         nothing of it was processed yet) then lost them for good, and the first stage, which
         waits for the second stage to reach the score topic's end, waited forever."""
         committed = await super().seek_to_committed()
+        self._sought_offsets = {tp: off or None for tp, off in committed.items()}
         if self.app.conf.consumer_auto_offset_reset == "earliest":
             never = [
                 tp for tp, off in committed.items() if not off and not self._is_changelog_tp(tp)

@@ -181,7 +181,8 @@ def assert_api_equals(worker: Worker, expected: dict[str, Any], timeout: float =
     finally:
         got = api_figures(worker, expected)
         differ = {o: (got.get(o), e) for o, e in expected.items() if got.get(o) != e}
-        assert not differ, f"{len(differ)} orgs differ, e.g. {next(iter(differ.items()), None)}"
+        example = next(iter(differ.items()), None)
+        assert not differ, f"{len(differ)} orgs differ, e.g. {example}\n{worker.diagnostics()}"
 
 
 def processed(worker: Worker) -> float:

@@ -117,7 +117,9 @@ def assert_same_as_batch(worker: Worker, exact_moment: bool = True) -> None:
         got = current()
         mismatched = {o: (got.get(o), e) for o, e in expected.items() if got.get(o) != e}
         example = next(iter(mismatched.items()), None)
-        assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {example}"
+        assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {example}\n" + (
+            worker.diagnostics()
+        )
 
 
 async def assert_months_as_batch(topics: Topics) -> None:

@@ -155,6 +155,21 @@ class WorkerProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
 
+    def diagnostics(self, settle: float = 3.0) -> str:
+        """What the running worker waits for (``engagement_scorer.diagnostics``: SIGUSR1 logs
+        one ``diagnostics`` record), for the message of a test that gave up waiting on it."""
+        if self.proc is None or self.proc.poll() is not None:
+            return "(worker not running)"
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(OSError):
+                for line in reversed(self.log_path.read_text(errors="replace").splitlines()):
+                    if '"event": "diagnostics"' in line:
+                        return line
+        return "(no diagnostics record)"
+
     def tail(self, lines: int | None = None) -> str:
         """The last lines of the worker's log, for failure messages."""
         try:

@@ -1,9 +1,13 @@
-"""``transport.BatchingConsumer.seek_to_committed``: a partition never committed is read
-from its beginning after every rebalance (aiokafka leaves it where it was, and the records
-Faust dropped as fetched under the previous generation were then lost for good)."""
+"""``transport.BatchingConsumer``: a partition never committed is read from its beginning
+after every rebalance (aiokafka leaves it where it was, and the records Faust dropped as
+fetched under the previous generation were then lost for good); the data plane applies
+nothing of a generation before Faust's seek to its committed offsets, and seeks on the
+consumer thread."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,6 +37,7 @@ class FakeThread:
 def consumer(committed: dict[TP, int | None], reset: str = "earliest") -> Any:
     c: Any = object.__new__(BatchingConsumer)  # only what seek_to_committed reads
     c._thread = FakeThread(committed)
+    c._init_seek_gate()
     c.app = SimpleNamespace(
         consumer_generation_id=3,
         conf=SimpleNamespace(consumer_auto_offset_reset=reset),
@@ -62,3 +67,127 @@ async def test_a_consumer_reset_to_latest_is_left_as_aiokafka_leaves_it() -> Non
     c = consumer({SCORES[0]: None}, reset="latest")
     await c.seek_to_committed()
     assert c._thread.to_beginning == []
+
+
+# --- the seek gate of the data plane -------------------------------------------------------
+
+ACTIVITY = TP("intranet.activity", 0)
+
+
+class FakeAiokafka:
+    """aiokafka's consumer as the consumer thread holds it: the seeks made on it."""
+
+    def __init__(self) -> None:
+        self.seeks: list[tuple[TP, int]] = []
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+class GateThread(FakeThread):
+    def __init__(self, committed: dict[TP, int | None]) -> None:
+        super().__init__(committed)
+        self.consumer = FakeAiokafka()
+        self.in_thread = 0  # calls run through call_thread
+
+    def _ensure_consumer(self) -> FakeAiokafka:
+        return self.consumer
+
+    async def call_thread(self, fun: Any, *args: Any) -> Any:
+        self.in_thread += 1
+        return await fun(*args)
+
+
+class Plane:
+    topic = ACTIVITY.topic
+    max_records = 100
+
+    def __init__(self, ready: bool = True) -> None:
+        self.is_ready = ready
+        self.handled: list[list[int]] = []
+
+    def ready(self, partition: int) -> bool:
+        return self.is_ready
+
+    async def handle(self, partition: int, records: Any) -> list[Any]:
+        self.handled.append([r.offset for r in records])
+        return []
+
+
+def gated(committed: dict[TP, int | None]) -> Any:
+    c = consumer(committed)
+    c._thread = GateThread(committed)
+    c.app.monitor = SimpleNamespace(stream_inbound_time={})
+    c.flow_active = True
+    c._batch_lock = asyncio.Lock()
+    c._read_offset = defaultdict(lambda: None)
+    c._committed_offset = defaultdict(lambda: None)
+    c._acked = defaultdict(list)
+    c._acked_index = defaultdict(set)
+    c._gap = defaultdict(list)
+    c._n_acked = 0
+    c._waiting_for_ack = None
+    return c
+
+
+def records(*offsets: int) -> list[Any]:
+    return [SimpleNamespace(offset=o) for o in offsets]
+
+
+@pytest.mark.asyncio
+async def test_nothing_is_applied_before_the_generations_seek_to_the_committed_offsets() -> None:
+    """Faust resumes the partitions of a first assignment before it seeks them: records
+    applied then would be read again after the seek, and the partition never committed."""
+    c, plane = gated({ACTIVITY: 40}), Plane()
+    await c._deliver(ACTIVITY, records(40, 41), plane, generation=3, epoch=c._seek_epoch)
+    assert plane.handled == []
+    assert c._acked[ACTIVITY] == []
+
+    await c.perform_seek()
+    await c._deliver(ACTIVITY, records(40, 41), plane, generation=3, epoch=c._seek_epoch)
+    assert plane.handled == [[40, 41]]
+    assert c._acked[ACTIVITY] == [40, 41]
+    assert c._read_offset[ACTIVITY] == 41
+
+
+@pytest.mark.asyncio
+async def test_a_fetch_that_spanned_the_seek_is_read_again_from_where_the_seek_put_it() -> None:
+    c, plane = gated({ACTIVITY: 40}), Plane()
+    before = c._seek_epoch
+    await c.perform_seek()  # while the fetch was under way
+    await c._deliver(ACTIVITY, records(57, 58), plane, generation=3, epoch=before)
+    assert plane.handled == []
+    assert c._thread.consumer.seeks == [(ACTIVITY, 40)]
+    assert c._read_offset[ACTIVITY] == 40
+
+
+@pytest.mark.asyncio
+async def test_a_never_committed_partition_spanning_the_seek_goes_back_to_its_beginning() -> None:
+    c, plane = gated({ACTIVITY: None}), Plane()
+    before = c._seek_epoch
+    await c.perform_seek()
+    c._thread.to_beginning.clear()
+    await c._deliver(ACTIVITY, records(0, 1), plane, generation=3, epoch=before)
+    assert plane.handled == []
+    assert c._thread.to_beginning == [ACTIVITY]
+
+
+@pytest.mark.asyncio
+async def test_another_generation_waits_for_its_own_seek() -> None:
+    c, plane = gated({ACTIVITY: 40}), Plane()
+    await c.perform_seek()
+    c.app.consumer_generation_id = 4  # reassigned: Faust seeks again after recovery
+    await c._deliver(ACTIVITY, records(40), plane, generation=4, epoch=c._seek_epoch)
+    assert plane.handled == []
+
+
+@pytest.mark.asyncio
+async def test_a_partition_not_ready_is_sought_back_on_the_consumer_thread() -> None:
+    """aiokafka's fetcher belongs to the consumer thread's loop: the seek runs there."""
+    c, plane = gated({ACTIVITY: 40}), Plane(ready=False)
+    await c.perform_seek()
+    in_thread = c._thread.in_thread
+    await c._deliver(ACTIVITY, records(40, 41), plane, generation=3, epoch=c._seek_epoch)
+    assert plane.handled == []
+    assert c._thread.consumer.seeks == [(ACTIVITY, 40)]
+    assert c._thread.in_thread == in_thread + 1
