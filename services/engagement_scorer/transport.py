@@ -177,7 +177,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             offset = self._sought_offsets.get(tp)
             if offset:
                 await self._seek_in_thread(tp, offset)
-            elif self.app.conf.consumer_auto_offset_reset == "earliest":
+            elif self._from_beginning(tp, offset):
                 await self._thread.seek_to_beginning(tp)  # as ``seek_to_committed`` did
                 self._read_offset[tp] = None
             else:
@@ -274,13 +274,19 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         waits for the second stage to reach the score topic's end, waited forever."""
         committed = await super().seek_to_committed()
         self._sought_offsets = {tp: off or None for tp, off in committed.items()}
-        if self.app.conf.consumer_auto_offset_reset == "earliest":
-            never = [
-                tp for tp, off in committed.items() if not off and not self._is_changelog_tp(tp)
-            ]
-            if never:
-                await self._thread.seek_to_beginning(*never)
+        never = [tp for tp, off in committed.items() if self._from_beginning(tp, off)]
+        if never:
+            await self._thread.seek_to_beginning(*never)
         return committed
+
+    def _from_beginning(self, tp: TP, committed: int | None) -> bool:
+        """Is ``tp`` read from its beginning after a seek to the committed offsets? When it
+        has none and the offset reset is ``earliest``; changelogs are Faust's recovery's."""
+        return (
+            not committed
+            and self.app.conf.consumer_auto_offset_reset == "earliest"
+            and not self._is_changelog_tp(tp)
+        )
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         async with self._batch_lock:

@@ -117,8 +117,8 @@ def assert_same_as_batch(worker: Worker, exact_moment: bool = True) -> None:
         got = current()
         mismatched = {o: (got.get(o), e) for o, e in expected.items() if got.get(o) != e}
         example = next(iter(mismatched.items()), None)
-        assert not mismatched, f"{len(mismatched)} orgs differ, e.g. {example}\n" + (
-            worker.diagnostics()
+        assert not mismatched, (
+            f"{len(mismatched)} orgs differ, e.g. {example}\n{worker.diagnostics()}"
         )
 
 
