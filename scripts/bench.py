@@ -531,12 +531,17 @@ async def wait_records(
     session: aiohttp.ClientSession,
     expected: float,
     *,
-    interval: float = 1.0,
+    interval: float = 5.0,
     stall_seconds: float = 120.0,
     label: str = "",
 ) -> Metrics | None:
     """Scrape /metrics every ``interval`` until the data plane has applied ``expected``
-    activity records; the last scrape (None after ``stall_seconds`` without progress)."""
+    activity records; the last scrape (None after ``stall_seconds`` without progress).
+
+    Every 5 s: a third of the production scrape interval (deploy/prometheus, 15 s), not every
+    second. A scrape renders every organisation's series, a cost a real Prometheus imposes
+    once per 15 s; the window and the CPU are measured inside the worker (first and last
+    record), so a later scrape does not stretch them."""
     last_change = last_print = time.perf_counter()
     last_done = -1.0
     while True:

@@ -15,6 +15,7 @@ import structlog
 
 from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
+from .assess_plane import assess_batch
 from .context import WorkerContext
 from .org_profile import PeerGroupKey
 from .profiles import read_profiles, timezones_of
@@ -138,22 +139,22 @@ def register_agents(ctx: WorkerContext) -> None:
         async for event in stream.events():
             message = event.message
             try:
-                ctx.assessed_changelog.writes.at(message.partition)  # the org's partition
-                assessed = ctx.assessing.score_event(message.key, message.value, _headers(message))
-                if assessed.unreadable is not None:
-                    reason, detail = assessed.unreadable
-                    ctx.bad_input_log.warning(
-                        "scores:" + reason, "unreadable score event", detail=detail
-                    )
+                outputs, peers = assess_batch(  # one record (``assess_plane`` takes many)
+                    ctx.assessing,
+                    ctx.assessed_changelog,
+                    message.partition,  # the org's partition
+                    [message],
+                    ctx.bad_input_log,
+                )
                 # Outputs before state, as in the first stage (``dataplane``): a score event
                 # read again after a restart onto an assessment that already holds it
                 # changes nothing, so its level change or alert must already be out. The
                 # changelog records are then in the producer, which Faust flushes before
                 # it commits this offset.
-                sent = sender.put(assessed.outputs)
+                sent = sender.put(outputs)
                 await sent.acknowledged()
                 await ctx.assessed_changelog.flush()
-                for peer in assessed.peers:
+                for peer in peers:
                     await topics.peer.send(key=peer.group.encode(), value=peer.body())
             finally:
                 ctx.progress.scores.processed(message.partition, message.offset)

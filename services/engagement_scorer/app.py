@@ -21,6 +21,7 @@ from engagement.settings import Settings
 
 from .agents import register_agents
 from .assess import AssessingStage, Assessments
+from .assess_plane import AssessPlane
 from .benchmarking import BenchmarkingStage
 from .breakdown_store import Breakdowns
 from .changelog import ChangelogWriter
@@ -248,8 +249,18 @@ def create_app(
         metrics,
         DataPlaneMetrics(prometheus),
     )
+    assess_plane = AssessPlane(
+        s.scores_topic,
+        s.batch_max_records,
+        AssessingStage(s, assessments, tables.state.profiles, history),
+        assessed_changelog,
+        sender,
+        topics.peer,
+        progress.scores,
+        bad_input_log,
+    )
     if s.batch_data_plane:
-        app.batch_plane = plane
+        app.batch_planes = (plane, assess_plane)
 
     @app.task
     async def dump_on_sigusr1() -> None:  # ``diagnostics``: what a stuck worker waits for
@@ -273,7 +284,7 @@ def create_app(
         emitter=emitter,
         scoring=scoring,
         assessments=assessments,
-        assessing=AssessingStage(s, assessments, tables.state.profiles, history),
+        assessing=assess_plane.assessing,
         benchmarking=BenchmarkingStage(
             tables.peers,
             tables.benchmarks,

@@ -53,14 +53,25 @@ class Breakdowns:
         facts that changed, already written to the table."""
         if outcome is None or outcome is Outcome.LATE:
             return []
-        day = self._calendar(timezone).day(activity.time)
-        changes = self.state_for(org_id).apply(activity, day)
-        for change in changes:
-            key = f"{org_id}{SEP}{change.key}"
-            if change.value is None:
-                self.table.pop(key, None)
-            else:
-                self.table[key] = change.value
+        return self.apply_on(org_id, activity, self._calendar(timezone))
+
+    def apply_on(
+        self, org_id: str, activity: Activity, calendar: LocalCalendar
+    ) -> list[BreakdownChange]:
+        """``apply`` of an accepted activity, on the organisation's own calendar (the first
+        stage's hot path: the state's calendar is the profile's time zone's)."""
+        found = self.orgs.get(org_id)
+        if found is None:
+            found = self.state_for(org_id)
+        changes = found.apply(activity, calendar.day(activity.time))
+        if changes:
+            table = self.table
+            for change in changes:
+                key = f"{org_id}{SEP}{change.key}"
+                if change.value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = change.value
         return changes
 
     def rebuild(self, owns: Callable[[str], bool]) -> None:

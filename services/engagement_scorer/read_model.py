@@ -92,8 +92,9 @@ class ReadModel:
         org_id = payload.org_id
         values = values_of(payload)
         classification = classify(values, DEFAULT_PROFILES)
-        profile = self.profile(org_id)
+        profile = self.profile(org_id)  # once: parsed from the table's JSON on every read
         target = profile.target_level if profile else None
+        published = self.published(profile.group if profile else None)
         return payload.model_copy(
             update={
                 "operating_level": self.level_of(org_id),
@@ -102,7 +103,9 @@ class ReadModel:
                 else None,
                 "target_level": target,
                 "target_gap": target_gap(values, target, DEFAULT_PROFILES) if target else None,
-                "benchmark_position": self.position(org_id, values),
+                "benchmark_position": benchmark_position(
+                    values, published.get("medians") if published else None
+                ),
             }
         )
 

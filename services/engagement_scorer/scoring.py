@@ -144,7 +144,10 @@ class ScoringStage:
     ) -> ActivityApplied:
         """One record (the per-record path and unit tests); ``activity_batch`` for many."""
         result = ActivityApplied()
-        result.outcome, result.event_type = self._apply_record(key, value, headers, result.outputs)
+        now = self.clock.now_datetime()
+        result.outcome, result.event_type = self._apply_record(
+            key, value, headers, result.outputs, now
+        )
         if result.outcome is None:
             result.event_type = None
         return result
@@ -152,24 +155,29 @@ class ScoringStage:
     def activity_batch(self, partition: int, records: Sequence[Any]) -> BatchApplied:
         """The records of one activity partition, in offset order (``dataplane``): each as
         ``activity`` would apply it, the state changes left in ``states.writes`` for one
-        write per changed key, the counts summed."""
+        write per changed key, the counts summed.
+
+        "Now" (the future-time check) is read once per batch: the clock counts whole
+        seconds, and a batch takes a fraction of one."""
         self.states.writes_at(partition)
         batch = BatchApplied()
         outputs, processed = batch.outputs, batch.processed
         apply = self._apply_record
+        now = self.clock.now_datetime()
+        late, after_deletion = Outcome.LATE, Outcome.AFTER_DELETION
         for record in records:
             headers = record.headers
             if type(headers) is not list:
                 headers = (
                     list(headers.items()) if isinstance(headers, dict) else list(headers or ())
                 )
-            outcome, event_type = apply(record.key, record.value, headers, outputs)
+            outcome, event_type = apply(record.key, record.value, headers, outputs, now)
             if outcome is None:
                 continue
-            if outcome is Outcome.LATE:
+            if outcome is late:
                 batch.late += 1
                 continue
-            if outcome is Outcome.AFTER_DELETION:
+            if outcome is after_deletion:
                 batch.after_deletion += 1
             processed[event_type] = processed.get(event_type, 0) + 1
         if records:
@@ -182,6 +190,7 @@ class ScoringStage:
         value: bytes | None,
         headers: list[tuple[str, bytes]],
         outputs: list[Outgoing],
+        now: datetime,
     ) -> tuple[Outcome | None, str]:
         """Apply one record; its records go to ``outputs``. Returns its outcome (None: it was
         dead-lettered) and CloudEvents type."""
@@ -191,7 +200,7 @@ class ScoringStage:
                 key,
                 value,
                 headers,
-                now=self.clock.now_datetime(),
+                now=now,
                 max_future=self._max_future,
                 max_value_bytes=s.max_event_bytes,
             )
@@ -201,22 +210,27 @@ class ScoringStage:
             )
             return None, ""
         org_id = activity.org_id
-        state = self.states.state_for(org_id)
-        dirty = self.emitter.dirty
+        states = self.states
+        state = states.orgs.get(org_id)
+        if state is None:
+            state = states.state_for(org_id)
+        emitter = self.emitter
+        dirty = emitter.dirty
         if org_id in dirty and state.leaves_day(activity.time):
-            outputs.extend(self.emitter.emit({org_id}, day_end=True))  # the day it leaves, first
+            outputs.extend(emitter.emit({org_id}, day_end=True))  # the day it leaves, first
         applied = state.apply(activity)
+        outcome = applied.outcome
         if applied.changes:
-            self.states.persist(org_id, applied.changes)
-        if self.breakdowns is not None:  # the breakdowns' facts (written with the batch)
-            self.breakdowns.apply(org_id, activity, applied.outcome, state.timezone)
-        if applied.outcome is Outcome.LATE:
+            states.persist(org_id, applied.changes)
+        if outcome is Outcome.LATE:
             late = DeadLetterReason.LATE
             outputs.append(dead_letter(s.dead_letter_topic, key, value, headers, late, LATE_DETAIL))
+        elif self.breakdowns is not None:  # the breakdowns' facts (written with the batch)
+            self.breakdowns.apply_on(org_id, activity, state.calendar)
         if applied.closed_months:
             outputs.extend(self.closed_months(state, applied.closed_months))
         dirty.add(org_id)
-        return applied.outcome, event_type
+        return outcome, event_type
 
     def closed_months(self, state: OrgState, months: list[Figures]) -> list[Outgoing]:
         """Final figures of the months the state just closed: each month closes once, in the

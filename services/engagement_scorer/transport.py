@@ -3,13 +3,13 @@ that really flushes.
 
 Faust delivers each record through four tasks (``wait_first``), the conductor, an ``Event``,
 a stream queue and its acks: ~65 µs of framework per record, several times the cost of the
-work itself (docs/performance.md). ``BatchingConsumer`` takes the records of one topic
-(``intranet.activity``) out of each fetch before Faust sees them and hands every
-partition's list to a ``BatchHandler`` in offset order; everything else (group membership and
-the co-partitioning assignor, standbys, changelog recovery, pausing partitions while they
-recover, the other topics' agents, commits) stays Faust's. The seam is the consumer's
-``_wait_next_records``, pinned with the faust-streaming version in pyproject.toml and covered
-by the reliability suite.
+work itself (docs/performance.md). ``BatchingConsumer`` takes the records of the planes'
+topics (``intranet.activity``, and the score topic the second stage reads) out of each fetch
+before Faust sees them and hands every partition's list to its ``BatchPlane`` in offset
+order; everything else (group membership and the co-partitioning assignor, standbys,
+changelog recovery, pausing partitions while they recover, the other topics' agents,
+commits) stays Faust's. The seam is the consumer's ``_wait_next_records``, pinned with the
+faust-streaming version in pyproject.toml and covered by the reliability suite.
 
 At-least-once: an input offset is acknowledged in Faust's bookkeeping (and so committed) only
 once every producer batch its processing caused (changelog records and outputs) is
@@ -57,10 +57,11 @@ class BatchPlane(Protocol):
 
 
 class EngagementApp(faust.App):
-    """``faust.App`` on this module's transport; ``batch_plane`` and ``before_flush`` set by the
-    composition root (no plane: every topic on Faust's per-record path)."""
+    """``faust.App`` on this module's transport; ``batch_planes`` and ``before_flush`` set by
+    the composition root (no plane: every topic on Faust's per-record path)."""
 
-    batch_plane: BatchPlane | None = None
+    #: the topics taken off Faust's per-record path, each with its plane
+    batch_planes: tuple[BatchPlane, ...] = ()
     #: awaited by the producer's flush before Faust commits (the output outbox drained)
     before_flush: Callable[[], Awaitable[None]] | None = None
 
@@ -78,7 +79,8 @@ class EngagementApp(faust.App):
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer; the records of ``app.batch_plane.topic`` go to the plane."""
+    """Faust's aiokafka consumer; the records of each plane's topic (``app.batch_planes``) go
+    to that plane, one partition's fetched list at a time, one batch at a time."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -100,10 +102,10 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     ) -> tuple[Mapping[TP, list[Any]] | None, set[TP] | None]:
         epoch = self._seek_epoch  # before the fetch: see ``_may_apply``
         records, active = await super()._wait_next_records(timeout)
-        plane: BatchPlane | None = getattr(self.app, "batch_plane", None)
-        if not records or plane is None:
+        planes = self._planes()
+        if not records or not planes:
             return records, active
-        hot = [tp for tp in records if tp.topic == plane.topic]
+        hot = [tp for tp in records if tp.topic in planes]
         if not hot:
             return records, active
         records = dict(records)
@@ -118,12 +120,17 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            await self._deliver(tp, batch, plane, generation, epoch)
+            await self._deliver(tp, batch, planes[tp.topic], generation, epoch)
         commit_every = self._commit_every
         if commit_every is not None and self._n_acked >= commit_every:
             self._n_acked = 0
             await self.commit()
         return records, active
+
+    def _planes(self) -> dict[str, BatchPlane]:
+        """Topic -> its plane (the app's ``batch_planes``)."""
+        planes: Sequence[BatchPlane] = getattr(self.app, "batch_planes", ())
+        return {plane.topic: plane for plane in planes}
 
     async def _deliver(
         self, tp: TP, batch: list[Any], plane: BatchPlane, generation: int, epoch: int
