@@ -177,6 +177,7 @@ def create_app(
     configure_structlog()
     set_schema_base(s.schema_base_url)
     app = _faust_app(s)
+    app.fetch_max_wait_ms = s.consumer_fetch_max_wait_ms
 
     @app.task
     async def log_settings() -> None:

@@ -35,7 +35,14 @@ from faust.types import TP, TransportT
 
 from .local_state import mark_clean_stop
 
-__all__ = ["BatchPlane", "BatchingConsumer", "DrainingProducer", "EngagementApp", "Transport"]
+__all__ = [
+    "BatchPlane",
+    "BatchingConsumer",
+    "DrainingProducer",
+    "EngagementApp",
+    "FetchWaitConsumerThread",
+    "Transport",
+]
 
 log = structlog.get_logger("engagement_scorer.transport")
 
@@ -56,12 +63,31 @@ class BatchPlane(Protocol):
         ...
 
 
+class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread with the broker's fetch wait the app asks for.
+
+    aiokafka keeps one fetch request in flight per broker. Once a fetch has brought the busy
+    partitions' records, the next one asks only for the quiet partitions (score, profile,
+    clock topics with nothing new), which the broker holds for ``fetch_max_wait_ms``: Faust
+    sets 1500 ms. The busy partitions, drained meanwhile, wait behind it for the rest of that
+    time: in a backlog the worker sat idle for a third of the time (docs/performance.md)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = getattr(self.consumer.app, "fetch_max_wait_ms", None)
+        if wait_ms is not None:
+            consumer._fetch_max_wait_ms = int(wait_ms)  # read by ``start`` (its fetcher)
+        return consumer
+
+
 class EngagementApp(faust.App):
     """``faust.App`` on this module's transport; ``batch_planes`` and ``before_flush`` set by
     the composition root (no plane: every topic on Faust's per-record path)."""
 
     #: the topics taken off Faust's per-record path, each with its plane
     batch_planes: tuple[BatchPlane, ...] = ()
+    #: the consumer's ``fetch_max_wait_ms`` (None: Faust's; ``FetchWaitConsumerThread``)
+    fetch_max_wait_ms: int | None = None
     #: awaited by the producer's flush before Faust commits (the output outbox drained)
     before_flush: Callable[[], Awaitable[None]] | None = None
 
@@ -81,6 +107,9 @@ class EngagementApp(faust.App):
 class BatchingConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer; the records of each plane's topic (``app.batch_planes``) go
     to that plane, one partition's fetched list at a time, one batch at a time."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def __post_init__(self) -> None:
         super().__post_init__()

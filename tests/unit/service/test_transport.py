@@ -191,3 +191,26 @@ async def test_a_partition_not_ready_is_sought_back_on_the_consumer_thread() -> 
     assert plane.handled == []
     assert c._thread.consumer.seeks == [(ACTIVITY, 40)]
     assert c._thread.in_thread == in_thread + 1
+
+
+# --- the broker's fetch wait -----------------------------------------------------------------
+
+
+async def test_the_consumer_asks_the_broker_for_the_configured_fetch_wait(tmp_path: Any) -> None:
+    """Faust builds its aiokafka consumer with a 1500 ms fetch wait: with one fetch in flight
+    per broker, the quiet partitions' long poll held the busy ones back."""
+    from prometheus_client import CollectorRegistry
+
+    from engagement.settings import Settings
+    from engagement_scorer.app import create_app
+    from engagement_scorer.transport import FetchWaitConsumerThread
+
+    settings = Settings(store="memory://", data_dir=tmp_path, consumer_fetch_max_wait_ms=37)
+    app = create_app(settings, CollectorRegistry()).app
+    thread = app.consumer._thread
+    assert isinstance(thread, FetchWaitConsumerThread)
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._fetch_max_wait_ms == 37
+    finally:
+        await consumer.stop()
