@@ -33,18 +33,23 @@ class LocalCalendar:
     real zones, so the local midnight of an hour is enough to place any second in it.
     """
 
-    __slots__ = ("_hour_cache", "timezone", "tz")
+    __slots__ = ("_hour_cache", "_last_day", "_last_hour", "timezone", "tz")
 
     def __init__(self, timezone: str) -> None:
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
         self._hour_cache: dict[int, int] = {}
+        # the hour asked last, and its day: an event's day is asked several times in a row
+        self._last_hour = self._last_day = -1
 
     def day(self, ts: int) -> int:
         """Local day ordinal of an epoch second."""
         hour = ts // 3600
+        if hour == self._last_hour:
+            return self._last_day
         cached = self._hour_cache.get(hour)
         if cached is not None:
+            self._last_hour, self._last_day = hour, cached
             return cached
         # Quarter-hour zones (e.g. Asia/Kathmandu) do not change day on UTC hour boundaries.
         local_start = datetime.fromtimestamp(hour * 3600, self.tz)

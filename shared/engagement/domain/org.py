@@ -182,7 +182,7 @@ class OrgState:
         (the adapter then publishes the day it leaves: its last score of the day)."""
         if t <= self.as_of or self.first_month < 0:
             return False
-        return self.calendar.day(t) > self.calendar.day(self.as_of)
+        return self.calendar.day(t) > self._local_day_of_as_of()
 
     def tracked_accounts(self) -> int:
         return len(self.accounts)
