@@ -214,3 +214,37 @@ async def test_the_consumer_asks_the_broker_for_the_configured_fetch_wait(tmp_pa
         assert consumer._fetch_max_wait_ms == 37
     finally:
         await consumer.stop()
+
+
+# --- several planes --------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_each_planes_topic_goes_to_its_plane_the_rest_to_faust(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The activity and the score topic each have a plane; a fetch holding both and another
+    topic hands each partition's list to its own plane and leaves the other to Faust."""
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    scores = TP("engagement.scores", 1)
+    other = TP("intranet.org-profiles", 0)
+    fetched = {ACTIVITY: records(40, 41), scores: records(7), other: records(3)}
+
+    async def faust_fetch(self: Any, timeout: float) -> Any:  # noqa: ASYNC109 - Faust's signature
+        return dict(fetched), set(fetched)
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "_wait_next_records", faust_fetch)
+    c = gated({ACTIVITY: 40, scores: 7})
+    activity_plane, score_plane = Plane(), Plane()
+    score_plane.topic = scores.topic
+    c.app.batch_planes = (activity_plane, score_plane)
+    c.app.monitor.track_tp_end_offset = lambda tp, offset: None
+    c.highwater = lambda tp: 100
+    c._buffered_partitions = set()
+    c._commit_every = None
+    c._sought_generation = c.app.consumer_generation_id  # the generation's seek is done
+    left, _active = await c._wait_next_records(1.0)
+    assert activity_plane.handled == [[40, 41]]
+    assert score_plane.handled == [[7]]
+    assert list(left) == [other]  # Faust delivers the rest per record
