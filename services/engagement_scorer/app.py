@@ -35,7 +35,6 @@ from .history_views import register_history_views
 from .metrics import ScorerMetrics
 from .org_metrics import for_read_model
 from .partitions import FaustPartitions
-from .peer_plane import PeerPlane
 from .progress import EmitPacer, Progress
 from .publish import set_schema_base
 from .read_model import ReadModel
@@ -46,13 +45,7 @@ from .state import OrgStates, StateTables
 from .transport import EngagementApp
 from .ui_views import register_ui
 from .views import register_views
-from .writes import (
-    BENCHMARK_TABLES,
-    SECOND_STAGE_TABLES,
-    TABLES,
-    PendingTable,
-    PendingWrites,
-)
+from .writes import SECOND_STAGE_TABLES, TABLES, PendingTable, PendingWrites
 
 __all__ = ["create_app"]
 
@@ -267,27 +260,8 @@ def create_app(
         progress.scores,
         bad_input_log,
     )
-    # the benchmark stage's writes (peers, the global benchmarks table) go out per batch too
-    benchmark_writes = PendingWrites(BENCHMARK_TABLES)
-    benchmark_changelog = ChangelogWriter(
-        {"peers": tables.peers, "benchmarks": tables.benchmarks}, benchmark_writes, producer
-    )
-    peer_plane = PeerPlane(
-        topics.peer.get_topic_name(),
-        s.batch_max_records,
-        BenchmarkingStage(
-            PendingTable("peers", benchmark_writes, tables.peers),
-            PendingTable("benchmarks", benchmark_writes, tables.benchmarks),
-            s.benchmark_min_group_size,
-            s.benchmarks_topic,
-            s.output_source,
-        ),
-        benchmark_changelog,
-        sender,
-        clock,
-    )
     if s.batch_data_plane:
-        app.batch_planes = (plane, assess_plane, peer_plane)
+        app.batch_planes = (plane, assess_plane)
 
     @app.task
     async def dump_on_sigusr1() -> None:  # ``diagnostics``: what a stuck worker waits for
@@ -312,8 +286,13 @@ def create_app(
         scoring=scoring,
         assessments=assessments,
         assessing=assess_plane.assessing,
-        benchmarking=peer_plane.benchmarking,
-        benchmark_changelog=benchmark_changelog,
+        benchmarking=BenchmarkingStage(
+            tables.peers,
+            tables.benchmarks,
+            s.benchmark_min_group_size,
+            s.benchmarks_topic,
+            s.output_source,
+        ),
         sender=sender,
         changelog=changelog,
         assessed_changelog=assessed_changelog,

@@ -8,9 +8,10 @@ assessment itself. Here ``transport.BatchingConsumer`` hands each fetched list o
 topic's records of one partition to ``handle``, in offset order, as it does the activity
 topic's: every event is assessed as the agent assessed it, then
 
-1. the batch's outputs (level changes, alerts) are sent, and acknowledged;
+1. the batch's outputs (level changes, alerts) and its peer figures (to the peer topic: the
+   benchmark stage owns the groups) are sent, and acknowledged (a refusal raises: the state
+   is then not written, and the worker stops, ``transport``);
 2. its state (assessments, day-end history) is written, one changelog record per changed key;
-3. its peer figures go to the peer topic (the benchmark stage owns the groups);
 
 and the offsets are acknowledged once the broker has acknowledged all of it (at-least-once,
 outputs before state, as ``dataplane`` explains). Without the plane (``batch_data_plane``
@@ -32,7 +33,7 @@ from .assess import AssessingStage, PeerFigures
 from .changelog import ChangelogWriter
 from .progress import PartitionProgress
 from .publish import Outgoing
-from .sending import TopicSender
+from .sending import TopicSender, acknowledged
 
 __all__ = ["AssessPlane", "assess_batch"]
 
@@ -103,16 +104,23 @@ class AssessPlane:
             self.assessing, self.changelog, partition, records, self.bad_input_log
         )
         sent = self.sender.put(outputs)  # in the step that built them (``sending``)
-        await sent.settled()  # outputs before state (``dataplane``)
-        futures = await self.changelog.flush()
-        futures.extend(sent.acked)
+        # The peer figures are outputs too: a withdrawal from an organisation's old group is
+        # built only while its assessment still names that group, so it must be in its topic
+        # before the assessment that names the new one is in the changelog.
+        delivered: list[asyncio.Future[Any]] = []
         for peer in peers:
             # force: sent now, never attached to an event (there is none here); the future
             # is done once the broker has acknowledged the record
-            delivered = await self.peer_topic.send(
+            future = await self.peer_topic.send(
                 key=peer.group.encode(), value=peer.body(), force=True
             )
-            futures.append(cast("asyncio.Future[Any]", delivered))
+            delivered.append(cast("asyncio.Future[Any]", future))
+        # outputs before state (``dataplane``); a refusal raises: no state written
+        await sent.acknowledged()
+        await acknowledged(delivered)
+        futures = await self.changelog.flush()
+        futures.extend(sent.acked)
+        futures.extend(delivered)
         if records:
             self.progress.processed(partition, records[-1].offset)
         self.records += len(records)

@@ -119,7 +119,7 @@ class ActivityPlane:
         # a state that already holds it. Those records then change nothing (duplicates), so
         # what they caused (a day's last score, a closed month) is never built again: it
         # must be in its topic before the state that no longer causes it is.
-        await sent.settled()
+        await sent.acknowledged()  # a refusal raises: the batch's state is not written
         records_before, bytes_before = self.changelog.records, self.changelog.bytes
         futures = await self.changelog.flush()
         futures.extend(sent.acked)

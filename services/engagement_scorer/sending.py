@@ -30,7 +30,7 @@ from engagement.logging import RateLimitedLog
 from .metrics import ScorerMetrics
 from .publish import Outgoing
 
-__all__ = ["Sent", "TopicSender"]
+__all__ = ["Sent", "TopicSender", "acknowledged"]
 
 log = structlog.get_logger("engagement_scorer.sending")
 
@@ -58,10 +58,7 @@ class Sent:
     async def acknowledged(self) -> None:
         """Until the broker has acknowledged every record; raises the first refusal (an
         agent's input is then not acknowledged, and its state change not written)."""
-        await self.settled()
-        for future in self.acked:
-            if (exc := future.exception()) is not None:
-                raise exc
+        await acknowledged(self.acked)
 
 
 class TopicSender:
@@ -169,6 +166,15 @@ class TopicSender:
         metrics.dead_lettered.labels(reason=reason).inc()
         self.bad_input_log.warning(reason, "dead-lettered input", reason=reason, detail=out.detail)
         return future
+
+
+async def acknowledged(futures: list[asyncio.Future[Any]]) -> None:
+    """Until the broker has answered for every future's record; raises the first refusal."""
+    if futures:
+        await asyncio.wait(futures)
+    for future in futures:
+        if (exc := future.exception()) is not None:
+            raise exc
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -183,7 +183,15 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 else:
                     waiting = False
                     await self._add_gaps(tp, chunk)
-                    futures = await plane.handle(tp.partition, chunk)
+                    try:
+                        futures = await plane.handle(tp.partition, chunk)
+                    except Exception as exc:  # e.g. an output refused: its state not written
+                        # The state in memory holds the batch, its changelog does not: never
+                        # go on from it. Crash, as Faust does on a failed send; the restarted
+                        # worker reads the batch again.
+                        log.error("batch not applied", tp=str(tp), error=repr(exc))
+                        await self.crash(exc)
+                        return
                     if self._seek_epoch == epoch:  # else the seek set where to read from
                         self._read_offset[tp] = chunk[-1].offset
                     self.app.monitor.stream_inbound_time[tp] = monotonic()

@@ -133,11 +133,13 @@ class Settings(BaseSettings):
     )
     batch_data_plane: bool = Field(
         True,
-        description="apply the activity, score and peer topics a fetched batch per partition "
-        "at a time (false: Faust's per-record agents; same results, ~20x slower)",
+        description="apply the activity and score topics a fetched batch per partition at a "
+        "time (false: Faust's per-record agents; same results, ~20x slower)",
     )
     batch_max_records: int = Field(
-        2000, ge=1, description="most activity records applied in one data-plane batch"
+        2000,
+        ge=1,
+        description="most records applied in one data-plane batch (activity and score topics)",
     )
     rocksdb_write_buffer_bytes: int = Field(
         4 * 1024 * 1024,

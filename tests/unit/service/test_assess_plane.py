@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from engagement.events import Alert, OrgProfile, decode_output
@@ -29,11 +30,18 @@ PARTITION = 2
 
 
 class OutputTopic(SlowTopic):
-    """An output topic that keeps each record's headers too (to decode it back)."""
+    """An output topic that keeps each record's headers too (to decode it back), and whose
+    broker can refuse what it holds (``refuse``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.headers: list[Any] = []
+        self.fail_with: Exception | None = None
+
+    def refuse(self) -> None:
+        for future in self.pending:
+            if not future.done():
+                future.set_exception(self.fail_with or RuntimeError("refused"))
 
     async def send(
         self, *, key: Any, value: Any, headers: Any, force: bool = False
@@ -43,13 +51,18 @@ class OutputTopic(SlowTopic):
 
 
 class PeerTopic:
-    """The peer topic as the plane sends to it: (key, value, force) of each send, acked."""
+    """The peer topic as the plane sends to it: (key, value, force) of each send, acked; and
+    how many changelog batches the producer had when each was sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, producer: FakeProducer | None = None) -> None:
         self.sent: list[tuple[str, Any, bool]] = []
+        self.producer = producer
+        self.changelog_batches_before: list[int] = []
 
     async def send(self, *, key: str, value: Any, force: bool = False) -> asyncio.Future[Any]:
         self.sent.append((key, value, force))
+        if self.producer is not None:
+            self.changelog_batches_before.append(len(self.producer.sent))
         future = asyncio.get_running_loop().create_future()
         future.set_result("metadata")
         return future
@@ -64,7 +77,8 @@ def _worker(tmp_path: Path, **overrides: Any) -> Any:
 
 def _plane(ctx: Any) -> tuple[AssessPlane, OutputTopic, FakeProducer, PeerTopic]:
     [plane] = [p for p in ctx.app.batch_planes if isinstance(p, AssessPlane)]
-    alerts, producer, peers = OutputTopic(), FakeProducer(), PeerTopic()
+    alerts, producer = OutputTopic(), FakeProducer()
+    peers = PeerTopic(producer)
     ctx.sender.topics = {
         ctx.settings.alerts_topic: alerts,
         ctx.settings.level_changes_topic: alerts,
@@ -120,6 +134,8 @@ async def test_a_batch_is_assessed_its_outputs_acknowledged_before_its_state(
         (group, "o", 30.0, True),
         (group, "o", 70.0, True),
     ]
+    # the peer figures are outputs too: out before the assessment naming the group is
+    assert peers.changelog_batches_before == [0, 0]
     assert len(futures) == len(producer.sent) + len(alerts.sent) + len(peers.sent)
     assert all(f.done() for f in futures)
     assert ctx.progress.scores.next_offset(PARTITION) == records[-1].offset + 1
@@ -144,14 +160,26 @@ async def test_an_unreadable_score_event_is_reported_and_the_rest_assessed(
     assert ctx.progress.scores.next_offset(PARTITION) == 22
 
 
-def test_the_worker_takes_its_busy_topics_off_the_per_record_path(tmp_path: Path) -> None:
+def test_the_worker_takes_both_hot_topics_off_the_per_record_path(tmp_path: Path) -> None:
     ctx = _worker(tmp_path)
     s = ctx.settings
-    assert [p.topic for p in ctx.app.batch_planes] == [
-        s.activity_topic,
-        s.scores_topic,
-        ctx.topics.peer.get_topic_name(),
-    ]
+    assert [p.topic for p in ctx.app.batch_planes] == [s.activity_topic, s.scores_topic]
     assert all(p.ready(0) for p in ctx.app.batch_planes if isinstance(p, AssessPlane))
     off = _worker(tmp_path / "off", batch_data_plane=False)
     assert off.app.batch_planes == ()
+
+
+async def test_a_refused_output_leaves_the_state_unwritten_and_raises(tmp_path: Path) -> None:
+    """Outputs before state: a level change or alert the broker refused must be built again
+    when the worker reads the batch again, so the assessment that would not build it again
+    is not written (and the consumer stops the worker, ``transport``)."""
+    ctx = _worker(tmp_path)
+    plane, alerts, producer, _peers = _plane(ctx)
+    alerts.fail_with = RuntimeError("broker refused the alert")
+    handling = asyncio.ensure_future(plane.handle(PARTITION, _score_records((9, 30))))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    alerts.refuse()
+    with pytest.raises(RuntimeError, match="refused"):
+        await handling
+    assert producer.sent == []  # no assessment, no history in the changelog

@@ -248,3 +248,27 @@ async def test_each_planes_topic_goes_to_its_plane_the_rest_to_faust(
     assert activity_plane.handled == [[40, 41]]
     assert score_plane.handled == [[7]]
     assert list(left) == [other]  # Faust delivers the rest per record
+
+
+@pytest.mark.asyncio
+async def test_a_batch_that_raises_stops_the_worker_and_is_not_acknowledged() -> None:
+    """A plane raises when an output was refused (its state then not written): the state in
+    memory holds the batch and its changelog does not, so the consumer crashes the worker
+    rather than go on from it, and nothing of the batch is acknowledged."""
+
+    class RefusingPlane(Plane):
+        async def handle(self, partition: int, records: Any) -> list[Any]:
+            raise RuntimeError("output refused")
+
+    c, plane = gated({ACTIVITY: 40}), RefusingPlane()
+    crashed: list[BaseException] = []
+
+    async def crash(exc: BaseException) -> None:
+        crashed.append(exc)
+
+    c.crash = crash
+    c._sought_generation = 3
+    await c._deliver(ACTIVITY, records(40, 41), plane, generation=3, epoch=c._seek_epoch)
+    assert [str(e) for e in crashed] == ["output refused"]
+    assert c._acked[ACTIVITY] == []
+    assert c._read_offset[ACTIVITY] is None  # read again by the restarted worker
