@@ -124,6 +124,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         #: tp -> where that seek put it (None: its beginning, never committed)
         self._sought_offsets: dict[TP, int | None] = {}
         self._held_generation: int | None = None  # the generation last logged as held back
+        #: partitions whose records were held back before the generation's seek finished
+        self._held_back: set[TP] = set()
 
     async def _wait_next_records(
         self,
@@ -213,6 +215,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         those records were read from). A fetch that spanned the seek may hold records from
         before or after it: the partition is sought again where the seek put it."""
         if self._sought_generation != generation:
+            # read again once the seek is done: Faust seeks the partitions one by one, so a
+            # partition already sought may deliver records before the seek has finished
+            self._held_back.add(tp)
             if self._held_generation != generation:
                 self._held_generation = generation
                 log.info("activity records wait for the seek to the committed offsets", tp=str(tp))
@@ -253,6 +258,17 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         is not kept either (``_deliver``)."""
         generation = self.app.consumer_generation_id
         await super().perform_seek()
+        # Records held back while the seek ran were dropped, and the partition's position is
+        # past them: seek it back where the seek put it, before the plane opens (a fetch made
+        # meanwhile belongs to the old epoch and is sought back again by ``_may_apply``).
+        held, self._held_back = self._held_back, set()
+        for tp in held:
+            offset = self._sought_offsets.get(tp)
+            if offset:
+                await self._seek_in_thread(tp, offset)
+            elif self._from_beginning(tp, offset):
+                await self._thread.seek_to_beginning(tp)
+                self._read_offset[tp] = None
         self._seek_epoch += 1
         self._sought_generation = generation
 

@@ -272,3 +272,20 @@ async def test_a_batch_that_raises_stops_the_worker_and_is_not_acknowledged() ->
     assert [str(e) for e in crashed] == ["output refused"]
     assert c._acked[ACTIVITY] == []
     assert c._read_offset[ACTIVITY] is None  # read again by the restarted worker
+
+
+@pytest.mark.asyncio
+async def test_records_held_back_while_the_seek_runs_are_read_again_after_it() -> None:
+    """Faust seeks the partitions one by one: one already sought can deliver records before
+    the seek of the others has finished. Those are held back (the plane is not open yet) and
+    the partition's position is past them, so the end of the seek puts it back where the seek
+    had put it; without that, the second stage never read them and the first stage waited
+    for it forever (CI: test_kill_under_load)."""
+    c, plane = gated({ACTIVITY: 40, SCORES[0]: None}), Plane()
+    await c._deliver(ACTIVITY, records(40, 41), plane, generation=3, epoch=c._seek_epoch)
+    await c._deliver(SCORES[0], records(0, 1), plane, generation=3, epoch=c._seek_epoch)
+    assert plane.handled == []
+    await c.perform_seek()
+    assert c._thread.consumer.seeks == [(ACTIVITY, 40)]  # back to its committed offset
+    assert SCORES[0] in c._thread.to_beginning  # never committed: back to its beginning
+    assert c._held_back == set()
