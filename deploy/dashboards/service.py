@@ -201,9 +201,14 @@ def build() -> model.Dashboard:
     d = d.with_panel(
         _series(
             "p99 latencies",
-            "Event processing, consumer commit and producer send, 99th percentile.",
+            "A data-plane batch applied (outputs and changelog acknowledged), per plane; "
+            "consumer commit and producer send; 99th percentile.",
             "ms",
-            (_p99("engagement_faust_events_runtime_ms"), "event runtime"),
+            (
+                "1000 * histogram_quantile(0.99, sum by (le, plane) "
+                f"(rate(engagement_batch_duration_seconds_bucket{{{INST}}}{RATE})))",
+                "batch: {{plane}}",
+            ),
             (_p99("engagement_faust_consumer_commit_latency"), "commit"),
             (_p99("engagement_faust_producer_send_latency"), "produce"),
         )

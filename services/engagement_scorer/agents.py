@@ -17,7 +17,7 @@ from engagement.kafka_security import KafkaSecurity, aiokafka_kwargs
 
 from .assess_plane import assess_batch
 from .context import WorkerContext
-from .org_profile import PeerGroupKey
+from .peer_plane import peer_batch
 from .profiles import read_profiles, timezones_of
 from .sending import acknowledged
 from .state import partition_of
@@ -163,16 +163,16 @@ def register_agents(ctx: WorkerContext) -> None:
     @app.agent(topics.peer, concurrency=1, name="peer-benchmarks")
     async def peer_benchmarks(stream: Any) -> None:
         async for event in stream.events():
-            body = event.value
-            if isinstance(event.key, str) and isinstance(body, dict):
-                values = body.get("values")
-                changed = ctx.benchmarking.peer_figures(
-                    PeerGroupKey.decode(event.key),
-                    str(body["org_id"]),
-                    values,
-                    ctx.clock.now_datetime(),
-                )
-                await sender.send_all(changed.outputs)
+            outputs = peer_batch(  # one message (``peer_plane`` takes many)
+                ctx.benchmarking,
+                ctx.benchmark_changelog,
+                ctx.clock,
+                event.message.partition,  # the group's partition
+                [(event.key, event.value)],
+            )
+            sent = sender.put(outputs)
+            await sent.acknowledged()  # outputs before state, as in the other stages
+            await acknowledged(await ctx.benchmark_changelog.flush())  # a refusal raises
 
     @ctx.tables.peers.on_recover
     async def rebuild_benchmarks() -> None:

@@ -34,7 +34,9 @@ from .history import History, HistoryTables
 from .history_views import register_history_views
 from .metrics import ScorerMetrics
 from .org_metrics import for_read_model
+from .own_scores import PublishedScores
 from .partitions import FaustPartitions
+from .peer_plane import PeerPlane
 from .progress import EmitPacer, Progress
 from .publish import set_schema_base
 from .read_model import ReadModel
@@ -45,7 +47,13 @@ from .state import OrgStates, StateTables
 from .transport import EngagementApp
 from .ui_views import register_ui
 from .views import register_views
-from .writes import SECOND_STAGE_TABLES, TABLES, PendingTable, PendingWrites
+from .writes import (
+    BENCHMARK_TABLES,
+    SECOND_STAGE_TABLES,
+    TABLES,
+    PendingTable,
+    PendingWrites,
+)
 
 __all__ = ["create_app"]
 
@@ -208,6 +216,7 @@ def create_app(
         assessments.announced_level,
         s.benchmark_min_group_size,
     )
+    published = PublishedScores()  # the score records sent, for the second stage
     emitter = ScoreEmitter(
         s,
         states,
@@ -217,6 +226,7 @@ def create_app(
         progress,
         EmitPacer(s.burst_emit_max_delay_seconds),
         clock,
+        published,
     )
     topics = _topics(app, s)
     metrics = ScorerMetrics(prometheus)
@@ -241,6 +251,7 @@ def create_app(
         assessed_writes,
         producer,
     )
+    plane_metrics = DataPlaneMetrics(prometheus)
     plane = ActivityPlane(
         s.activity_topic,
         s.batch_max_records,
@@ -248,20 +259,43 @@ def create_app(
         changelog,
         sender,
         metrics,
-        DataPlaneMetrics(prometheus),
+        plane_metrics,
     )
     assess_plane = AssessPlane(
         s.scores_topic,
         s.batch_max_records,
-        AssessingStage(s, assessments, tables.state.profiles, history),
+        AssessingStage(s, assessments, tables.state.profiles, history, published),
         assessed_changelog,
         sender,
         topics.peer,
         progress.scores,
         bad_input_log,
     )
+    # the benchmark stage's writes (peers, the global benchmarks table) go out per batch too
+    benchmark_writes = PendingWrites(BENCHMARK_TABLES)
+    benchmark_changelog = ChangelogWriter(
+        {"peers": tables.peers, "benchmarks": tables.benchmarks}, benchmark_writes, producer
+    )
+    peer_plane = PeerPlane(
+        topics.peer.get_topic_name(),
+        s.batch_max_records,
+        BenchmarkingStage(
+            PendingTable("peers", benchmark_writes, tables.peers),
+            PendingTable("benchmarks", benchmark_writes, tables.benchmarks),
+            s.benchmark_min_group_size,
+            s.benchmarks_topic,
+            s.output_source,
+        ),
+        benchmark_changelog,
+        sender,
+        clock,
+        bad_input_log,
+    )
     if s.batch_data_plane:
-        app.batch_planes = (plane, assess_plane)
+        app.batch_planes = (plane, assess_plane, peer_plane)
+        app.observe_batch = lambda name, seconds: plane_metrics.batch_seconds.labels(
+            plane=name
+        ).observe(seconds)
 
     @app.task
     async def dump_on_sigusr1() -> None:  # ``diagnostics``: what a stuck worker waits for
@@ -286,13 +320,8 @@ def create_app(
         scoring=scoring,
         assessments=assessments,
         assessing=assess_plane.assessing,
-        benchmarking=BenchmarkingStage(
-            tables.peers,
-            tables.benchmarks,
-            s.benchmark_min_group_size,
-            s.benchmarks_topic,
-            s.output_source,
-        ),
+        benchmarking=peer_plane.benchmarking,
+        benchmark_changelog=benchmark_changelog,
         sender=sender,
         changelog=changelog,
         assessed_changelog=assessed_changelog,

@@ -31,6 +31,7 @@ from engagement.settings import Settings
 
 from .history import History
 from .org_profile import OrgProfileView, PeerGroupKey
+from .own_scores import PublishedScores
 from .ports import Table
 from .publish import Outgoing, alert_record, level_changed_record
 from .read_model import values_of
@@ -179,11 +180,14 @@ class AssessingStage:
         assessments: Assessments,
         profiles: Table,
         history: History | None = None,
+        published: PublishedScores | None = None,
     ) -> None:
         self.settings = settings
         self.assessments = assessments
         self.profiles = profiles
         self.history = history  # day-end figures recorded from every score (issue 16)
+        #: the score records this worker sent, answered without decoding (``own_scores``)
+        self.published = published
 
     def score_event(
         self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
@@ -192,12 +196,15 @@ class AssessingStage:
         alerts are kept (for ``/alerts``) and the assessment persisted here."""
         s = self.settings
         out = ScoreAssessed()
-        try:
-            event = decode_output(key, value, headers)
-        except RejectedEvent as exc:
-            out.unreadable = (exc.reason.value, exc.detail)
-            return out
-        payload = event.data
+        payload: Any = None
+        if self.published is not None:
+            payload = self.published.take(key, value, headers)
+        if payload is None:
+            try:
+                payload = decode_output(key, value, headers).data
+            except RejectedEvent as exc:
+                out.unreadable = (exc.reason.value, exc.detail)
+                return out
         if not isinstance(payload, ScoreUpdated):
             return out
         org_id = payload.org_id

@@ -74,6 +74,8 @@ def assess_batch(
 class AssessPlane:
     """``transport.BatchPlane`` for the score topic (the second stage)."""
 
+    name = "assess"
+
     def __init__(
         self,
         topic: str,

@@ -99,7 +99,8 @@ class WorkerContext:
     benchmarking: BenchmarkingStage
     sender: TopicSender  # every output record goes out here
     changelog: ChangelogWriter  # the first stage's table writes, a batch at a time
-    assessed_changelog: ChangelogWriter  # the second stage's, a score event at a time
+    assessed_changelog: ChangelogWriter  # the second stage's, a batch of score events at a time
+    benchmark_changelog: ChangelogWriter  # the benchmark stage's, a batch of peer figures
     plane: ActivityPlane  # the activity topic's batch data plane
     history: History  # day-end and closed-month figures (``history``)
     breakdowns: Breakdowns  # the breakdowns of the owned organisations

@@ -64,6 +64,14 @@ class DataPlaneMetrics:
             ["path"],
             registry=registry,
         )
+        self.batch_seconds = Histogram(
+            "engagement_batch_duration_seconds",
+            "Seconds a data plane took to apply one batch, outputs and changelog acknowledged "
+            "included, by plane (activity: first stage, assess: second, benchmark: peers).",
+            ["plane"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=registry,
+        )
         self.changelog_bytes = Counter(
             "engagement_changelog_bytes_total",
             "Key and value bytes of those changelog records.",
@@ -73,6 +81,8 @@ class DataPlaneMetrics:
 
 class ActivityPlane:
     """``transport.BatchPlane`` for the activity topic."""
+
+    name = "activity"
 
     def __init__(
         self,

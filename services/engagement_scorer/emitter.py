@@ -27,6 +27,7 @@ from engagement.events import ScoreUpdated
 from engagement.settings import Settings
 
 from .clock import WorkerClock
+from .own_scores import PublishedScores
 from .ports import Partitions
 from .progress import EmitPacer, Progress, reached
 from .publish import Outgoing, figures_digest, score_payload, score_record
@@ -47,8 +48,10 @@ class ScoreEmitter:
         progress: Progress,
         pacer: EmitPacer,
         clock: WorkerClock,
+        published: PublishedScores | None = None,
     ) -> None:
-        """``last_assessed(org)``: the latest as_of the second stage assessed (0: none)."""
+        """``last_assessed(org)``: the latest as_of the second stage assessed (0: none).
+        ``published``: where each score record sent is kept for the second stage."""
         self.settings = settings
         self.states = states
         self.read_model = read_model
@@ -57,6 +60,7 @@ class ScoreEmitter:
         self.progress = progress
         self.pacer = pacer
         self.clock = clock
+        self.published = published
         self.dirty: set[str] = set()  # orgs with changes to publish
         self.last_digest: dict[str, str] = {}  # org -> digest of its last published figures
         self.last_published: dict[str, ScoreUpdated] = {}  # org -> last published payload
@@ -131,7 +135,10 @@ class ScoreEmitter:
         self.last_digest[org_id] = digest
         self.last_published[org_id] = payload
         self.published_as_of[org_id] = int(payload.as_of.timestamp())
-        return [Outgoing.of(s.scores_topic, score_record(payload, s.output_source, digest))]
+        record = score_record(payload, s.output_source, digest)
+        if self.published is not None and record.value is not None:
+            self.published.remember(record.key, record.value, record.headers, payload)
+        return [Outgoing.of(s.scores_topic, record)]
 
     def publishable(self, now: float) -> set[str]:
         """The changed organisations whose partitions may be published now (``EmitPacer``;

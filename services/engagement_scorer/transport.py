@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from time import monotonic
+from time import monotonic, perf_counter
 from typing import Any, Protocol
 
 import faust
@@ -50,6 +50,7 @@ log = structlog.get_logger("engagement_scorer.transport")
 class BatchPlane(Protocol):
     """What processes the hot topic's records, a partition's list at a time."""
 
+    name: str  # the stage it runs, for the metrics ("activity", "assess", "benchmark")
     topic: str  # the topic taken off Faust's per-record path
     max_records: int  # most records handed over at once (the loop is yielded in between)
 
@@ -88,6 +89,8 @@ class EngagementApp(faust.App):
     batch_planes: tuple[BatchPlane, ...] = ()
     #: the consumer's ``fetch_max_wait_ms`` (None: Faust's; ``FetchWaitConsumerThread``)
     fetch_max_wait_ms: int | None = None
+    #: called with (plane name, seconds) after each batch a plane handled (its runtime)
+    observe_batch: Callable[[str, float], None] | None = None
     #: awaited by the producer's flush before Faust commits (the output outbox drained)
     before_flush: Callable[[], Awaitable[None]] | None = None
 
@@ -185,6 +188,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 else:
                     waiting = False
                     await self._add_gaps(tp, chunk)
+                    started = perf_counter()
                     try:
                         futures = await plane.handle(tp.partition, chunk)
                     except Exception as exc:  # e.g. an output refused: its state not written
@@ -194,6 +198,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                         log.error("batch not applied", tp=str(tp), error=repr(exc))
                         await self.crash(exc)
                         return
+                    if (observe := getattr(self.app, "observe_batch", None)) is not None:
+                        observe(plane.name, perf_counter() - started)
                     if self._seek_epoch == epoch:  # else the seek set where to read from
                         self._read_offset[tp] = chunk[-1].offset
                     self.app.monitor.stream_inbound_time[tp] = monotonic()

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 __all__ = [
+    "BENCHMARK_TABLES",
     "DELETED",
     "EXTRA_TABLES",
     "SECOND_STAGE_TABLES",
@@ -32,6 +33,8 @@ EXTRA_TABLES: tuple[str, ...] = ("breakdowns", "history-months")
 #: The second stage's tables (``assess``, ``history`` days), by Faust name: written the same
 #: way, from their own ``PendingWrites``, after the score event's outputs are acknowledged.
 SECOND_STAGE_TABLES: tuple[str, ...] = ("assessments", "history-days")
+#: The benchmark stage's tables (``benchmarking``), written the same way per peer batch.
+BENCHMARK_TABLES: tuple[str, ...] = ("peers", "benchmarks")
 
 
 class _Deleted:

@@ -15,6 +15,7 @@ from deploy.dashboards import BUILDERS, OUT_DIR, render_all
 from deploy.dashboards import promql as q
 from deploy.dashboards.__main__ import main as generator_main
 from deploy.dashboards.common import DATASOURCE_INPUT, DATASOURCE_UID, DATASOURCE_VAR, JOB
+from engagement_scorer.dataplane import DataPlaneMetrics
 from engagement_scorer.metrics import ScorerMetrics
 from engagement_scorer.org_metrics import OrgMetricsCollector
 
@@ -30,9 +31,11 @@ def _substituted(expr: str) -> str:
 
 
 def _exported_names() -> set[str]:
-    """Series names the worker can expose: ours, Faust's sensor and the org collector."""
+    """Series names the worker can expose: ours (the stages', the data planes'), Faust's
+    sensor and the org collector."""
     registry = CollectorRegistry()
     ScorerMetrics(registry)
+    DataPlaneMetrics(registry)
     FaustMetrics.create(registry, "engagement_faust")
     registry.register(OrgMetricsCollector(dict, cap=1))
     ProcessCollector(registry=registry)  # the worker serves the default registry, which has it

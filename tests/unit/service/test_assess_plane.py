@@ -160,10 +160,14 @@ async def test_an_unreadable_score_event_is_reported_and_the_rest_assessed(
     assert ctx.progress.scores.next_offset(PARTITION) == 22
 
 
-def test_the_worker_takes_both_hot_topics_off_the_per_record_path(tmp_path: Path) -> None:
+def test_the_worker_takes_its_busy_topics_off_the_per_record_path(tmp_path: Path) -> None:
     ctx = _worker(tmp_path)
     s = ctx.settings
-    assert [p.topic for p in ctx.app.batch_planes] == [s.activity_topic, s.scores_topic]
+    assert [p.topic for p in ctx.app.batch_planes] == [
+        s.activity_topic,
+        s.scores_topic,
+        ctx.topics.peer.get_topic_name(),
+    ]
     assert all(p.ready(0) for p in ctx.app.batch_planes if isinstance(p, AssessPlane))
     off = _worker(tmp_path / "off", batch_data_plane=False)
     assert off.app.batch_planes == ()

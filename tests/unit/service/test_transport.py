@@ -99,6 +99,7 @@ class GateThread(FakeThread):
 
 
 class Plane:
+    name = "activity"
     topic = ACTIVITY.topic
     max_records = 100
 
@@ -289,3 +290,18 @@ async def test_records_held_back_while_the_seek_runs_are_read_again_after_it() -
     assert c._thread.consumer.seeks == [(ACTIVITY, 40)]  # back to its committed offset
     assert SCORES[0] in c._thread.to_beginning  # never committed: back to its beginning
     assert c._held_back == set()
+
+
+@pytest.mark.asyncio
+async def test_each_applied_batch_reports_its_planes_runtime() -> None:
+    """The dashboard's batch runtime (``engagement_batch_duration_seconds``) is fed here: one
+    observation per batch applied, none for a batch held back."""
+    c, plane = gated({ACTIVITY: 40}), Plane()
+    seen: list[tuple[str, float]] = []
+    c.app.observe_batch = lambda name, seconds: seen.append((name, seconds))
+    c._sought_generation = 3
+    await c._deliver(ACTIVITY, records(40, 41), plane, generation=3, epoch=c._seek_epoch)
+    plane.is_ready = False
+    await c._deliver(ACTIVITY, records(42), plane, generation=3, epoch=c._seek_epoch)
+    assert [name for name, _ in seen] == ["activity"]
+    assert seen[0][1] >= 0
