@@ -34,9 +34,9 @@ from engagement.events import (
     ScoreUpdated,
     dead_letter_headers,
     deterministic_id,
-    encode_event,
     topics,
 )
+from engagement.events.fast import encode_output
 from engagement.events.models import Quartiles as QuartilesModel
 
 #: Base of every output's ``ce_dataschema`` (the payload schema's ``$id``): the default URN
@@ -103,17 +103,42 @@ def _moment(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+#: Published figures by their counts, and the five of a period by theirs. The payload models
+#: are frozen, so one instance serves every payload with those counts; each is built (and
+#: validated) the first time, so what is published is what the models would build. Most
+#: counts recur from one score to the next (reach, contribute, the month's), and building
+#: them was a third of a score's cost. Cleared when full: a cache, not a record.
+_FIGURES: dict[tuple[int, int], ComponentFigure] = {}
+_COMPONENTS: dict[tuple[tuple[int, int], ...], Components] = {}
+_CACHE_MAX = 50_000
+
+
+def _figure(numerator: int, denominator: int, value: float | None) -> ComponentFigure:
+    key = (numerator, denominator)
+    found = _FIGURES.get(key)
+    if found is None:
+        if len(_FIGURES) >= _CACHE_MAX:
+            _FIGURES.clear()
+        found = _FIGURES[key] = ComponentFigure(
+            value=value, numerator=numerator, denominator=denominator
+        )
+    return found
+
+
 def components(figures: Figures) -> Components:
-    return Components(
-        **{
-            name: ComponentFigure(
-                value=figures.components[name].value,
-                numerator=figures.components[name].numerator,
-                denominator=figures.components[name].denominator,
-            )
-            for name in COMPONENTS
-        }
-    )
+    found = figures.components
+    counts = tuple((found[name].numerator, found[name].denominator) for name in COMPONENTS)
+    cached = _COMPONENTS.get(counts)
+    if cached is None:
+        if len(_COMPONENTS) >= _CACHE_MAX:
+            _COMPONENTS.clear()
+        cached = _COMPONENTS[counts] = Components(
+            **{
+                name: _figure(n, d, found[name].value)
+                for name, (n, d) in zip(COMPONENTS, counts, strict=True)
+            }
+        )
+    return cached
 
 
 def score_payload(state: OrgState, as_of: int) -> ScoreUpdated:
@@ -144,7 +169,7 @@ def figures_digest(payload: ScoreUpdated) -> str:
 
 def score_record(payload: ScoreUpdated, source: str, digest: str) -> KafkaRecord:
     as_of = payload.as_of.isoformat()
-    return encode_event(
+    return encode_output(
         type=topics.SCORE_UPDATED_TYPE,
         source=source,
         dataschema=dataschema(topics.SCORE_UPDATED_TYPE),
@@ -166,7 +191,7 @@ def month_closed(state: OrgState, figures: Figures, source: str) -> KafkaRecord:
         components=components(figures),
         engagement_score=figures.score,
     )
-    return encode_event(
+    return encode_output(
         type=topics.MONTH_CLOSED_TYPE,
         source=source,
         dataschema=dataschema(topics.MONTH_CLOSED_TYPE),
@@ -191,7 +216,7 @@ def level_changed_record(org_id: str, change: LevelChange, source: str) -> Kafka
         confidence=round(change.confidence, 3),
         deciding_components=list(change.deciding_components),
     )
-    return encode_event(
+    return encode_output(
         type=topics.LEVEL_CHANGED_TYPE,
         source=source,
         dataschema=dataschema(topics.LEVEL_CHANGED_TYPE),
@@ -218,7 +243,7 @@ def alert_record(
         text=transition.text,
         at=_moment(transition.at),
     )
-    record = encode_event(
+    record = encode_output(
         type=topics.ALERT_TYPE,
         source=source,
         dataschema=dataschema(topics.ALERT_TYPE),
@@ -255,7 +280,7 @@ def benchmark_record(
     group: str, payload: BenchmarkUpdated, digest: str, source: str, now: datetime
 ) -> KafkaRecord:
     """``group``: the encoded group key (``sector|size_band|platform_type``), the record key."""
-    return encode_event(
+    return encode_output(
         type=topics.BENCHMARK_UPDATED_TYPE,
         source=source,
         dataschema=dataschema(topics.BENCHMARK_UPDATED_TYPE),

@@ -29,6 +29,7 @@ __all__ = [
     "LevelTracker",
     "classify",
     "level_rank",
+    "nearest_level",
     "target_gap",
 ]
 
@@ -133,7 +134,33 @@ def _check_profiles(profiles: Mapping[str, LevelProfile]) -> None:
         raise ValueError("at least two level profiles are needed to classify")
 
 
+#: ``classify`` of the default profiles, by the values of the five components: one score is
+#: classified three times (its enrichment, the second stage, its history point), and its
+#: values often recur. Pure function, frozen result: the memo answers what it would compute.
+_DEFAULT_MEMO: dict[tuple[float | None, ...], Classification] = {}
+_MEMO_MAX = 10_000
+
+
 def classify(
+    values: Mapping[str, float | None],
+    profiles: Mapping[str, LevelProfile] = DEFAULT_PROFILES,
+    weights: Mapping[str, float] | None = None,
+) -> Classification:
+    """The level whose profile is nearest to ``values`` (``nearest_level``; remembered for the
+    default profiles and weights)."""
+    if profiles is not DEFAULT_PROFILES or weights is not None:
+        return nearest_level(values, profiles, weights)
+    key = tuple([values.get(name) for name in COMPONENTS])  # all ``nearest_level`` reads
+    found = _DEFAULT_MEMO.get(key)
+    if found is None:
+        found = nearest_level(values, profiles, weights)  # raises before anything is kept
+        if len(_DEFAULT_MEMO) >= _MEMO_MAX:
+            _DEFAULT_MEMO.clear()
+        _DEFAULT_MEMO[key] = found
+    return found
+
+
+def nearest_level(
     values: Mapping[str, float | None],
     profiles: Mapping[str, LevelProfile] = DEFAULT_PROFILES,
     weights: Mapping[str, float] | None = None,
@@ -158,11 +185,17 @@ def classify(
     if not present:
         return Classification(level=None, confidence=0.0)
     weight_sum = sum(w for _, _, w in present)
+    # each profile's values of the present components, read once (``LevelProfile.value``)
+    at = {
+        level: [float(getattr(profile, name)) for name, _, _ in present]
+        for level, profile in profiles.items()
+    }
     distances = {
         level: math.sqrt(
-            sum(w * (v - profile.value(name)) ** 2 for name, v, w in present) / weight_sum
+            sum(w * (v - p) ** 2 for (_, v, w), p in zip(present, at[level], strict=True))
+            / weight_sum
         )
-        for level, profile in profiles.items()
+        for level in profiles
     }
     ranked = sorted(distances, key=lambda lvl: (distances[lvl], LEVELS.index(lvl)))
     best, runner_up = ranked[0], ranked[1]
@@ -171,10 +204,8 @@ def classify(
     confidence = 0.0 if d_best + d_runner == 0 else margin / (d_best + d_runner)
     # Each component's share of the separation (in squared distance) between best and runner-up.
     shares = []
-    for name, v, w in present:
-        share = w * (
-            (v - profiles[runner_up].value(name)) ** 2 - (v - profiles[best].value(name)) ** 2
-        )
+    for (name, v, w), p_runner, p_best in zip(present, at[runner_up], at[best], strict=True):
+        share = w * ((v - p_runner) ** 2 - (v - p_best) ** 2)
         if share > 0:
             shares.append((share, name))
     shares.sort(key=lambda item: (-item[0], COMPONENTS.index(item[1])))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import repeat
 from sys import intern
 
 from .accounts import (
@@ -201,7 +202,7 @@ class OrgState:
         comps = {"reach": Component(self.activated, self.existing)}
         for slot in ACTIVITY_SLOTS:
             hist = self._last_days[slot]
-            num = sum(hist.get(day, 0) for day in range(first, last + 1))
+            num = sum(map(hist.get, range(first, last + 1), repeat(0)))  # hist.get(day, 0)
             comps[slot] = Component(num, self.activated)
         read_sum = audience_sum = 0
         for message in self.messages.values():

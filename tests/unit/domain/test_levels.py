@@ -19,6 +19,7 @@ from engagement.domain.levels import (
     LevelTracker,
     classify,
     level_rank,
+    nearest_level,
     target_gap,
 )
 from engagement.domain.rules import COMPONENTS
@@ -378,3 +379,22 @@ def test_profiles_are_well_separated() -> None:
         for a, b in itertools.permutations(LEVELS, 2)
     )
     assert 13.0 <= closest <= 17.0
+
+
+_VALUE = st.none() | st.floats(min_value=0, max_value=100) | st.sampled_from((0.0, -0.0, 50, 12))
+
+
+@given(st.lists(st.tuples(*[_VALUE] * 5), min_size=1, max_size=30))
+def test_the_remembered_classification_is_the_computed_one(rows: list[tuple]) -> None:
+    """``classify`` remembers its answers for the default profiles: asked again (the same
+    values, or equal ones such as 50 and 50.0), it answers what ``nearest_level`` computes."""
+    for row in rows + rows[::-1]:
+        values = dict(zip(COMPONENTS, row, strict=True))
+        assert classify(values) == nearest_level(values)
+
+
+def test_nan_is_refused_every_time_never_remembered() -> None:
+    values = {"reach": float("nan"), "visit": 10.0}
+    for _ in range(2):
+        with pytest.raises(ValueError, match="NaN"):
+            classify(values)
