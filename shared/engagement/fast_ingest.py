@@ -19,6 +19,10 @@ What the fast path takes (everything else goes to the reference decoder):
   plus ``content-type`` once with exactly ``application/json``, or no ``content-type``; no
   other ``ce_*`` header; other headers (tracing and the like) are ignored, as the reference
   ignores them;
+  the usual shape (those six, in the SDK's order, lower-case, ``content-type`` last) is
+  recognised in one step, and a whole-second ``...:SSZ`` time read from a cache of hours,
+  both giving exactly what the general handling gives (``_canonical_headers``,
+  ``_whole_second``);
 * structured mode: ``content-type`` exactly ``application/cloudevents+json`` and no ``ce_*``
   header; the document's keys among the five attributes, ``datacontenttype``
   (``application/json`` only) and ``data``;
@@ -347,6 +351,79 @@ _BUILDERS: Final[dict[str, _Builder]] = {
 }
 
 
+_SPEC_VALUE: Final = b"1.0"
+_HOUR: Final = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
+#: hour prefix ``YYYY-MM-DDTHH`` -> its epoch seconds (None: no such hour); a few per day
+_HOURS: dict[bytes, int | None] = {}
+
+
+def _canonical_headers(headers: Any) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """``(id, source, type, time)`` when the headers are exactly the six binary-mode headers
+    in the order the CloudEvents SDK (and so every producer built on it) writes them, names
+    lower-case, values bytes: ``_relevant_headers`` and ``_binary`` would then find exactly
+    those. None: any other shape (those two decide it)."""
+    if (type(headers) is not list and type(headers) is not tuple) or len(headers) != 6:
+        return None
+    h0, h1, h2, h3, h4, h5 = headers
+    if not (type(h0) is type(h1) is type(h2) is type(h3) is type(h4) is type(h5) is tuple):
+        return None
+    try:
+        (n0, v0), (n1, v1), (n2, v2), (n3, v3), (n4, v4), (n5, v5) = headers
+    except ValueError:
+        return None
+    if not (
+        type(n0) is type(n1) is type(n2) is type(n3) is type(n4) is type(n5) is str
+        and type(v0) is type(v1) is type(v2) is type(v3) is type(v4) is type(v5) is bytes
+        and n0 == "ce_specversion"
+        and v0 == _SPEC_VALUE
+        and n1 == "ce_id"
+        and n2 == "ce_source"
+        and n3 == "ce_type"
+        and n4 == "ce_time"
+        and n5 == _CONTENT_TYPE
+        and v5 == _JSON
+    ):
+        return None
+    return v1, v2, v3, v4
+
+
+def _hour_of(prefix: bytes) -> int | None:
+    if prefix in _HOURS:
+        return _HOURS[prefix]
+    hour: int | None = None
+    if _HOUR.fullmatch(prefix) is not None:
+        try:
+            hour = int(datetime.fromisoformat(prefix.decode() + ":00:00+00:00").timestamp())
+        except (ValueError, OverflowError):
+            hour = None
+    if len(_HOURS) >= 100_000:
+        _HOURS.clear()
+    _HOURS[prefix] = hour
+    return hour
+
+
+def _whole_second(text: bytes) -> datetime | None:
+    """``_event_time`` of a time written ``YYYY-MM-DDTHH:MM:SSZ`` (what the SDK writes for a
+    whole second), without the regex and the parser: the hour from a cache, minutes and
+    seconds below 60 (as ``fromisoformat`` requires). None: another form, or no such time
+    (``_event_time`` then decides)."""
+    if len(text) != 20 or text[19] != 90 or text[13] != 58 or text[16] != 58:  # Z, :, :
+        return None
+    minutes, seconds = text[14:16], text[17:19]
+    if not (minutes.isdigit() and seconds.isdigit()):  # bytes: ASCII digits only
+        return None
+    m, sec = int(minutes), int(seconds)
+    if m > 59 or sec > 59:
+        return None
+    hour = _hour_of(text[:13])
+    if hour is None:
+        return None
+    try:
+        return datetime.fromtimestamp(hour + 60 * m + sec, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def try_fast_decode(
     key: Any,
     value: Any,
@@ -360,30 +437,47 @@ def try_fast_decode(
     with that result; None when it cannot tell (the caller then asks the reference)."""
     if type(value) is not bytes or not 0 < len(value) <= max_value_bytes:
         return None
-    found = _relevant_headers(headers)
-    if found is None:
-        return None
-    try:
-        if found.get(_CONTENT_TYPE) == _STRUCTURED:
-            parsed = None if len(found) != 1 else _structured(value)
-        else:
-            parsed = _binary(found, value)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, MemoryError):
-        return None
-    if parsed is None:
-        return None
-    attributes, data = parsed
-    for name in _ATTRIBUTES:
-        text = attributes.get(name)
-        if type(text) is not str or not text:
+    canonical = _canonical_headers(headers)
+    event_time: datetime | None
+    if canonical is not None:  # the usual headers: what the general path below would find
+        id_, source, type_, time_ = canonical
+        if not (id_ and source and type_ and time_):
             return None
+        try:
+            id_.decode("utf-8")
+            source.decode("utf-8")
+            event_type = type_.decode("utf-8")
+            event_time = _whole_second(time_)
+            if event_time is None:
+                event_time = _event_time(time_.decode("utf-8"))
+            data = _decode_json(value)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, MemoryError):
+            return None
+    else:
+        found = _relevant_headers(headers)
+        if found is None:
+            return None
+        try:
+            if found.get(_CONTENT_TYPE) == _STRUCTURED:
+                parsed = None if len(found) != 1 else _structured(value)
+            else:
+                parsed = _binary(found, value)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, MemoryError):
+            return None
+        if parsed is None:
+            return None
+        attributes, data = parsed
+        for name in _ATTRIBUTES:
+            text = attributes.get(name)
+            if type(text) is not str or not text:
+                return None
+        event_type = attributes["type"]
+        event_time = _event_time(attributes["time"])
     if not _flat(data):
         return None
-    event_type = attributes["type"]
     model = ACTIVITY_TYPES.get(event_type)
     if model is None:
         return None
-    event_time = _event_time(attributes["time"])
     if event_time is None or not in_event_time_range(event_time):
         return None
     if now.utcoffset() is None or event_time > now + max_future:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from engagement.events import ACTIVITY_TYPES, RejectedEvent, decode_activity
 from engagement.fast_ingest import STATS, DecodeStats, decode_to_activity, try_fast_decode
 from engagement.fast_ingest import _event_time as fast_event_time
+from engagement.fast_ingest import _whole_second as fast_whole_second
 from engagement.ingest import to_activity
 from engagement_simulator.traffic import generate
 from tests.unit.events.test_events_fuzz import (
@@ -661,3 +662,43 @@ def test_canonical_activated_at_times_agree(text: str) -> None:
     data = {**_VISIT, "activated_at": text}
     headers = [(n, _TYPES["created"].encode() if n == "ce_type" else v) for n, v in _BINARY_HEADERS]
     assert_same(b"org-1", json.dumps(data).encode(), headers)
+
+
+@property_settings(1000)
+@given(text=canonical_times)
+def test_whole_second_times_read_as_the_general_parser_reads_them(text: str) -> None:
+    """The usual headers' shortcut for ``...:SSZ`` times gives what ``_event_time`` gives, and
+    declines (None) only what is not that form or no such time."""
+    quick = fast_whole_second(text.encode())
+    general = fast_event_time(text)
+    if quick is not None:
+        assert quick == general
+        assert quick.tzinfo is UTC
+    elif len(text) == 20 and text.endswith("Z"):
+        assert general is None  # the shortcut declines only what the parser refuses too
+
+
+@property_settings(500)
+@given(text=canonical_times)
+def test_records_with_any_canonical_time_agree(text: str) -> None:
+    headers = [(n, text.encode() if n == "ce_time" else v) for n, v in _BINARY_HEADERS]
+    assert_same(b"org-1", json.dumps(_VISIT).encode(), headers)
+
+
+def test_the_usual_headers_in_another_shape_take_the_general_path_alike() -> None:
+    """Lists for tuples, upper-case names, another order, a bytes subclass: not the shortcut's
+    shape; the general path decides them, as the reference would."""
+
+    class Bytes(bytes):
+        pass
+
+    value = json.dumps(_VISIT).encode()
+    variants = [
+        [list(h) for h in _BINARY_HEADERS],
+        [(n.upper(), v) for n, v in _BINARY_HEADERS],
+        list(reversed(_BINARY_HEADERS)),
+        [(n, Bytes(v)) for n, v in _BINARY_HEADERS],
+        [*_BINARY_HEADERS[:5], ("content-type", b"application/cloudevents+json")],
+    ]
+    for headers in variants:
+        assert_same(b"org-1", value, headers)
