@@ -25,9 +25,10 @@ __all__ = ["PublishedScores"]
 class PublishedScores:
     """Score payloads by the exact record that carried them, at most ``capacity`` of them
     (the oldest go first): the second stage reads a record back within moments, and a record
-    it never reads here (its partition moved) must not be kept for ever."""
+    it never reads here (its partition moved) must not be kept for ever. A few thousand cover
+    seconds of a backlog's publications (docs/performance.md), a few megabytes at most."""
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
         #: value bytes -> (key, headers, payload); in insertion order (the oldest first)
         self._sent: dict[bytes, tuple[bytes | None, list[tuple[str, bytes]], ScoreUpdated]] = {}
