@@ -35,18 +35,7 @@ def encode_binary(
 ) -> KafkaRecord:
     """What ``encode_event`` returns for time ``t`` (whole seconds, UTC), no subject and a
     payload whose JSON is ``data_json`` (``model.model_dump_json().encode()``)."""
-    return KafkaRecord(
-        key=key.encode("utf-8"),
-        value=data_json,
-        headers=[
-            ("ce_specversion", b"1.0"),
-            ("ce_id", id_.encode("utf-8")),
-            ("ce_source", source.encode("utf-8")),
-            ("ce_type", type_.encode("utf-8")),
-            ("ce_time", utc_text(t)),
-            ("content-type", b"application/json"),
-        ],
-    )
+    return _output_record(type_, source, id_, t, None, None, data_json, key)
 
 
 def _sdk(type_: str, source: str, id_: str, t: int, data: BaseModel, key: str) -> KafkaRecord:

@@ -41,6 +41,16 @@ def _worker(tmp_path: Path) -> Any:
     return create_app(settings, CollectorRegistry())
 
 
+def _plane(tmp_path: Path) -> tuple[Any, PeerPlane, OutputTopic, FakeProducer]:
+    """A worker's peer plane, its benchmark events and changelog batches kept."""
+    ctx = _worker(tmp_path)
+    [plane] = [p for p in ctx.app.batch_planes if isinstance(p, PeerPlane)]
+    benchmarks, producer = OutputTopic(), FakeProducer()
+    ctx.sender.topics = {ctx.settings.benchmarks_topic: benchmarks}
+    plane.changelog.producer = lambda: producer
+    return ctx, plane, benchmarks, producer
+
+
 def _peer(org: str, reach: float | None, offset: int) -> Any:
     """A raw record of the peer topic, as the assessing stage sends it (text key, JSON)."""
     body: dict[str, Any] = {"org_id": org}
@@ -53,11 +63,7 @@ def _peer(org: str, reach: float | None, offset: int) -> Any:
 
 
 async def test_a_batch_publishes_the_group_before_writing_its_rows(tmp_path: Path) -> None:
-    ctx = _worker(tmp_path)
-    [plane] = [p for p in ctx.app.batch_planes if isinstance(p, PeerPlane)]
-    benchmarks, producer = OutputTopic(), FakeProducer()
-    ctx.sender.topics = {ctx.settings.benchmarks_topic: benchmarks}
-    plane.changelog.producer = lambda: producer
+    ctx, plane, benchmarks, producer = _plane(tmp_path)
     records = [_peer("a", 60.0, 0), _peer("b", 80.0, 1), _peer("a", 70.0, 2)]
     handling = asyncio.ensure_future(plane.handle(PARTITION, records))
     for _ in range(50):  # the benchmark events are out, not yet acknowledged
@@ -85,11 +91,7 @@ async def test_a_batch_publishes_the_group_before_writing_its_rows(tmp_path: Pat
 
 
 async def test_a_withdrawal_below_k_removes_the_published_entry(tmp_path: Path) -> None:
-    ctx = _worker(tmp_path)
-    [plane] = [p for p in ctx.app.batch_planes if isinstance(p, PeerPlane)]
-    benchmarks, producer = OutputTopic(), FakeProducer()
-    ctx.sender.topics = {ctx.settings.benchmarks_topic: benchmarks}
-    plane.changelog.producer = lambda: producer
+    ctx, plane, benchmarks, producer = _plane(tmp_path)
     first = asyncio.ensure_future(
         plane.handle(PARTITION, [_peer("a", 60.0, 0), _peer("b", 80.0, 1)])
     )
@@ -111,11 +113,7 @@ async def test_a_withdrawal_below_k_removes_the_published_entry(tmp_path: Path) 
 async def test_an_unreadable_peer_record_is_reported_and_the_rest_applied(
     tmp_path: Path,
 ) -> None:
-    ctx = _worker(tmp_path)
-    [plane] = [p for p in ctx.app.batch_planes if isinstance(p, PeerPlane)]
-    benchmarks, producer = OutputTopic(), FakeProducer()
-    ctx.sender.topics = {ctx.settings.benchmarks_topic: benchmarks}
-    plane.changelog.producer = lambda: producer
+    ctx, plane, benchmarks, _producer = _plane(tmp_path)
     warned: list[str] = []
     plane.bad_input_log = SimpleNamespace(warning=lambda key, *a, **kw: warned.append(key))
     bad = SimpleNamespace(key=b"\xff", value=b"{not json", headers=[], offset=1)
